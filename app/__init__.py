@@ -1,0 +1,1 @@
+"""LittleWriter: children and parents write illustrated picture books together."""

@@ -1,0 +1,27 @@
+"""Run independent awaitables together and surface the first real error, not an ExceptionGroup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+async def both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Await both at once; if either fails the other is cancelled and that error is raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            task_a = group.create_task(first)
+            task_b = group.create_task(second)
+    except BaseExceptionGroup as group_error:
+        raise _first_leaf(group_error) from None
+    return task_a.result(), task_b.result()
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

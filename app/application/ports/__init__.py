@@ -1,0 +1,32 @@
+"""Ports: small abstract classes, one per concern, that infrastructure adapters implement."""
+
+from app.application.ports.generation import (
+    ContextGenerator,
+    IllustrationRequest,
+    Illustrator,
+    Image,
+    PageText,
+    QuestionGenerator,
+)
+from app.application.ports.images import ImageStorage
+from app.application.ports.stores import (
+    BookInProgressRepository,
+    FinishedBookPage,
+    FinishedBookRepository,
+)
+from app.application.ports.system import Clock, IdGenerator
+
+__all__ = [
+    "BookInProgressRepository",
+    "Clock",
+    "ContextGenerator",
+    "FinishedBookPage",
+    "FinishedBookRepository",
+    "IdGenerator",
+    "IllustrationRequest",
+    "Illustrator",
+    "Image",
+    "ImageStorage",
+    "PageText",
+    "QuestionGenerator",
+]

@@ -1,0 +1,36 @@
+"""Image storage port: staged images that expire, permanent ones that a finished book keeps."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+from app.application.ports.generation import Image
+
+
+class ImageStorage(ABC):
+    """Raises `ImageStorageUnavailable` when the storage cannot be reached."""
+
+    @abstractmethod
+    async def put(self, key: str, image: Image) -> None: ...
+
+    @abstractmethod
+    async def promote(self, copies: Mapping[str, str]) -> None:
+        """Copy each staged key to its permanent key. Idempotent: a copy already made is kept,
+        so a retry after the staged copy was deleted still succeeds."""
+
+    @abstractmethod
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Delete the keys; a missing key is not an error."""
+
+    @abstractmethod
+    async def read(self, key: str) -> Image:
+        """The image's bytes; `ImageNotFound` when there is none."""
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """A URL a client may GET without the bearer token, made fresh for each response.
+        It may be relative to the service's own base URL (local storage)."""
+
+    @abstractmethod
+    async def ping(self) -> None: ...

@@ -1,0 +1,64 @@
+"""Storage ports for books: the one in progress, and the finished ones."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from uuid import UUID
+
+from app.domain.book import Book
+from app.domain.finished import FinishedBook, FinishedBookSummary
+from app.domain.values import UserId
+
+
+class BookInProgressRepository(ABC):
+    """One book in progress per user. Raises `StoreUnavailable` when the store cannot be reached."""
+
+    @abstractmethod
+    async def get(self, user_id: UserId) -> Book | None: ...
+
+    @abstractmethod
+    async def add(self, book: Book) -> None:
+        """Store a new book unless the user already has one (`BookAlreadyInProgress`)."""
+
+    @abstractmethod
+    async def update(self, book: Book, expected_version: int) -> None:
+        """Store `book` only if the stored one still has `expected_version` (else `VersionConflict`)."""
+
+    @abstractmethod
+    async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
+        """Remove the user's book (only at `expected_version` when given). True when one was removed."""
+
+    @abstractmethod
+    async def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedBookPage:
+    """One page of a user's shelf; `next_cursor` is None on the last one."""
+
+    items: list[FinishedBookSummary]
+    next_cursor: str | None
+
+
+class FinishedBookRepository(ABC):
+    """Finished books. Raises `DatabaseUnavailable` when the database cannot be reached."""
+
+    @abstractmethod
+    async def add(self, book: FinishedBook) -> FinishedBook:
+        """Insert unless a book with this id exists; return the stored book either way."""
+
+    @abstractmethod
+    async def get(self, book_id: UUID) -> FinishedBook | None: ...
+
+    @abstractmethod
+    async def list_for_user(
+        self, user_id: UserId, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
+        """Newest first. An unknown or tampered cursor raises `InvalidCursor`."""
+
+    @abstractmethod
+    async def delete(self, book_id: UUID) -> bool: ...
+
+    @abstractmethod
+    async def ping(self) -> None: ...

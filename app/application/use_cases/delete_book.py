@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from app.application.errors import BookNotFound
+from app.application.ports import FinishedBookRepository, ImageStorage
+from app.domain.values import UserId
+
+
+class DeleteFinishedBook:
+    """Delete one of the user's finished books: the row first, then its permanent images.
+
+    If the images cannot be deleted after the row is gone, `littlewriter reconcile` finds them.
+    """
+
+    def __init__(self, finished: FinishedBookRepository, images: ImageStorage) -> None:
+        self._finished = finished
+        self._images = images
+
+    async def execute(self, user_id: UserId, book_id: UUID) -> None:
+        book = await self._finished.get(book_id)
+        if book is None or book.user_id != user_id:
+            raise BookNotFound("no such book")
+        await self._finished.delete(book_id)
+        await self._images.delete(book.image_keys())

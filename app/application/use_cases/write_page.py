@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from app.application.concurrency import both
+from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
+from app.application.image_keys import staging_key
+from app.application.ports import (
+    BookInProgressRepository,
+    Clock,
+    ContextGenerator,
+    IdGenerator,
+    IllustrationRequest,
+    Illustrator,
+    Image,
+    ImageStorage,
+    QuestionGenerator,
+)
+from app.application.ports.generation import IllustrationKind
+from app.domain.book import Book
+from app.domain.errors import DomainError, GenerationInProgress, InvalidValue, StaleGeneration
+from app.domain.values import ChildInput, Generation, Page, Questions, StoryContext, UserId
+
+_CLAIM_ATTEMPTS = 5
+log = logging.getLogger(__name__)
+
+
+class WritePage:
+    """Write the next page: claim the book, write text and draw concurrently, store the page."""
+
+    def __init__(
+        self,
+        books: BookInProgressRepository,
+        images: ImageStorage,
+        writer: ContextGenerator,
+        questions: QuestionGenerator,
+        illustrator: Illustrator,
+        clock: Clock,
+        ids: IdGenerator,
+        lease: timedelta,
+    ) -> None:
+        self._books = books
+        self._images = images
+        self._writer = writer
+        self._questions = questions
+        self._illustrator = illustrator
+        self._clock = clock
+        self._ids = ids
+        self._lease = lease
+
+    async def execute(self, user_id: UserId, child_input: ChildInput) -> Book:
+        book, generation = await self._claim(user_id, child_input)
+        try:
+            text, questions, image_key = await self._generate(book, generation)
+        except Exception:
+            await asyncio.shield(self._release(book, generation))
+            raise
+        claimed_version = book.version
+        book.complete_page(generation.attempt_id, text, image_key, questions, self._clock.now())
+        try:
+            await self._books.update(book, claimed_version)
+        except VersionConflict:
+            raise await self._why_lost(user_id) from None
+        return book
+
+    async def _claim(self, user_id: UserId, child_input: ChildInput) -> tuple[Book, Generation]:
+        """Move the book to `generating` with a compare-and-set, so only one request wins."""
+        attempt_id = str(self._ids.new_id())
+        for _ in range(_CLAIM_ATTEMPTS):
+            book = await self._books.get(user_id)
+            if book is None:
+                raise NoBookInProgress("there is no book in progress")
+            expected = book.version
+            generation = book.begin_generation(
+                attempt_id, child_input, self._clock.now(), self._lease
+            )
+            try:
+                await self._books.update(book, expected)
+            except VersionConflict:
+                continue  # someone else wrote first: read again and judge the new state
+            return book, generation
+        raise GenerationInProgress("the book is busy; try again in a moment")
+
+    async def _generate(self, book: Book, generation: Generation) -> tuple[str, Questions, str]:
+        context = book.story_context()
+        (text, questions), image = await both(
+            self._text_then_questions(book, context, generation),
+            self._illustrator.draw(
+                IllustrationRequest(
+                    context, IllustrationKind.PAGE, generation.input, generation.page_number
+                )
+            ),
+        )
+        image_key = await self._stage(book, image)
+        return text, questions, image_key
+
+    async def _text_then_questions(
+        self, book: Book, context: StoryContext, generation: Generation
+    ) -> tuple[str, Questions]:
+        page_text = await self._writer.create(context, generation.input)
+        try:
+            draft = Page(generation.page_number, generation.input, page_text.text, "pending")
+        except InvalidValue as error:
+            raise GenerationFailed(f"the page writer gave an unusable page: {error}") from None
+        after = context.with_page(draft)
+        if after.is_complete:
+            return draft.text, Questions()
+        suggestions = await self._questions.create(after)
+        try:
+            return draft.text, Questions(tuple(suggestions))
+        except InvalidValue as error:
+            raise GenerationFailed(f"the question generator gave unusable questions: {error}") from None
+
+    async def _stage(self, book: Book, image: Image) -> str:
+        key = staging_key(book.user_id, book.id, self._ids.new_id())
+        await self._images.put(key, image)
+        return key
+
+    async def _release(self, book: Book, generation: Generation) -> None:
+        """Give the book back with no page added. If that cannot be stored, the lease frees it."""
+        try:
+            current = await self._books.get(book.user_id)
+            if current is None:
+                return
+            expected = current.version
+            current.fail_generation(generation.attempt_id, self._clock.now())
+            await self._books.update(current, expected)
+        except (DomainError, VersionConflict) as error:
+            log.info("generation already released: %s", error)
+        except Exception:
+            log.warning("could not release the generation; its lease will", exc_info=True)
+
+    async def _why_lost(self, user_id: UserId) -> Exception:
+        current = await self._books.get(user_id)
+        if current is None:
+            return NoBookInProgress("the book was discarded while the page was being written")
+        return StaleGeneration("the page took longer than its lease and was given up")

@@ -1,0 +1,1 @@
+"""The Book aggregate, its value objects and the rules it guards. Imports no framework."""

@@ -1,0 +1,236 @@
+"""The Book aggregate: a book in progress and the only way to change it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from app.domain.errors import (
+    BookComplete,
+    BookNotDone,
+    EmptyBook,
+    GenerationInProgress,
+    InvalidBookState,
+    InvalidValue,
+    StaleGeneration,
+)
+from app.domain.finished import FinishedBook, FinishedBy, FinishedPage
+from app.domain.values import (
+    BookLifetime,
+    BookSpec,
+    ChildInput,
+    Generation,
+    Page,
+    Questions,
+    StoryContext,
+    Title,
+    UserId,
+)
+
+
+class BookState(StrEnum):
+    INIT = "bookInit"
+    IN_PROGRESS = "bookInProgress"
+    GENERATING = "generating"
+    DONE = "done"
+
+
+# The one table of allowed moves. Finishing turns a `done` book into a FinishedBook; it is not a state.
+TRANSITIONS: dict[BookState, frozenset[BookState]] = {
+    BookState.INIT: frozenset({BookState.IN_PROGRESS}),
+    BookState.IN_PROGRESS: frozenset({BookState.GENERATING}),
+    BookState.GENERATING: frozenset({BookState.IN_PROGRESS, BookState.DONE}),
+    BookState.DONE: frozenset(),
+}
+
+
+@dataclass(eq=False)
+class Book:
+    id: UUID
+    user_id: UserId
+    spec: BookSpec
+    lifetime: BookLifetime
+    created_at: datetime
+    updated_at: datetime
+    state: BookState = BookState.INIT
+    pages: list[Page] = field(default_factory=list)
+    questions: Questions = field(default_factory=Questions)
+    cover_key: str | None = None
+    generation: Generation | None = None
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self._check_invariants()
+
+    # -- creation --------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls, book_id: UUID, user_id: UserId, spec: BookSpec, lifetime: BookLifetime, now: datetime
+    ) -> Book:
+        if now.tzinfo is None:
+            raise InvalidValue("now", "must be timezone-aware")
+        return cls(
+            id=book_id, user_id=user_id, spec=spec, lifetime=lifetime, created_at=now, updated_at=now
+        )
+
+    def open(self, cover_key: str, questions: Questions, now: datetime) -> None:
+        """The cover is drawn and the opening questions asked: the child may write page 1."""
+        if not cover_key:
+            raise InvalidValue("cover_key", "a book needs its cover")
+        if not questions.items:
+            raise InvalidValue("questions", "an open book needs at least one suggestion")
+        self._move_to(BookState.IN_PROGRESS)
+        self.cover_key = cover_key
+        self.questions = questions
+        self._changed(now)
+
+    # -- generation ------------------------------------------------------------------------
+
+    def state_at(self, now: datetime) -> BookState:
+        """The state as clients see it: a generation whose lease has passed no longer holds the book."""
+        if (
+            self.state is BookState.GENERATING
+            and self.generation is not None
+            and self.generation.lease_passed(now)
+        ):
+            return BookState.IN_PROGRESS
+        return self.state
+
+    def begin_generation(
+        self, attempt_id: str, child_input: ChildInput, now: datetime, lease: timedelta
+    ) -> Generation:
+        state = self.state_at(now)
+        if state is BookState.GENERATING:
+            raise GenerationInProgress("a page is being written; wait for it to finish")
+        if state is BookState.DONE:
+            raise BookComplete("every page is written; the book can be finished")
+        if state is not BookState.IN_PROGRESS:
+            raise InvalidBookState(f"a page cannot be written while the book is {state.value}")
+        # A generating book whose lease passed is taken over: the dead attempt is simply replaced.
+        if self.state is BookState.GENERATING:
+            self._move_to(BookState.IN_PROGRESS)
+        self._move_to(BookState.GENERATING)
+        self.generation = Generation(
+            attempt_id=attempt_id,
+            page_number=len(self.pages) + 1,
+            input=child_input.value,
+            started_at=now,
+            lease_deadline=now + lease,
+        )
+        self._changed(now)
+        return self.generation
+
+    def complete_page(
+        self, attempt_id: str, text: str, image_key: str, questions: Questions, now: datetime
+    ) -> Page:
+        generation = self._current_generation(attempt_id, now)
+        page = Page(generation.page_number, generation.input, text, image_key)
+        last = page.number == self.spec.page_count
+        if last and questions.items:
+            raise InvalidValue("questions", "a finished story asks no more questions")
+        if not last and not questions.items:
+            raise InvalidValue("questions", "at least one suggestion is needed for the next page")
+        self._move_to(BookState.DONE if last else BookState.IN_PROGRESS)
+        self.pages.append(page)
+        self.questions = questions
+        self.generation = None
+        self._changed(now)
+        return page
+
+    def fail_generation(self, attempt_id: str, now: datetime) -> None:
+        """The attempt gave up: the book is writable again with no page added."""
+        self._current_generation(attempt_id, now)
+        self._move_to(BookState.IN_PROGRESS)
+        self.generation = None
+        self._changed(now)
+
+    def story_context(self) -> StoryContext:
+        return StoryContext(self.spec, tuple(self.pages))
+
+    # -- finishing -------------------------------------------------------------------------
+
+    def finish(
+        self,
+        title: Title,
+        now: datetime,
+        cover_key: str,
+        page_key: Callable[[int], str],
+        finished_by: FinishedBy = FinishedBy.USER,
+        force: bool = False,
+    ) -> FinishedBook:
+        """Keep the book for good, its images under the permanent keys the caller names.
+
+        `force` (admin only) also finishes a book in progress with the pages it has.
+        """
+        state = self.state_at(now)
+        if force and state is BookState.IN_PROGRESS:
+            if not self.pages:
+                raise EmptyBook("a book with no page cannot be finished")
+        elif state is not BookState.DONE:
+            raise BookNotDone(f"only a done book can be finished; this one is {state.value}")
+        assert self.cover_key is not None  # an open book always has its cover
+        return FinishedBook(
+            id=self.id,
+            user_id=self.user_id,
+            title=title,
+            spec=self.spec.with_page_count(len(self.pages)),
+            pages=tuple(
+                FinishedPage(p.number, p.input, p.text, page_key(p.number)) for p in self.pages
+            ),
+            cover_key=cover_key,
+            created_at=self.created_at,
+            finished_at=now,
+            finished_by=finished_by,
+        )
+
+    def image_keys(self) -> list[str]:
+        keys = [p.image_key for p in self.pages]
+        return [self.cover_key, *keys] if self.cover_key else keys
+
+    # -- storage support -------------------------------------------------------------------
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.lifetime.expires_at(self.created_at, self.updated_at)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _current_generation(self, attempt_id: str, now: datetime) -> Generation:
+        if (
+            self.state is not BookState.GENERATING
+            or self.generation is None
+            or self.generation.attempt_id != attempt_id
+        ):
+            raise StaleGeneration("this generation is no longer the book's current one")
+        if self.generation.lease_passed(now):
+            raise StaleGeneration("this generation's lease has passed")
+        return self.generation
+
+    def _move_to(self, target: BookState) -> None:
+        if target not in TRANSITIONS[self.state]:
+            raise InvalidBookState(f"cannot go from {self.state.value} to {target.value}")
+        self.state = target
+
+    def _changed(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise InvalidValue("now", "must be timezone-aware")
+        self.updated_at = max(self.updated_at, now)
+        self.version += 1
+        self._check_invariants()
+
+    def _check_invariants(self) -> None:
+        numbers = [p.number for p in self.pages]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise InvalidValue("pages", "pages must run 1..n with no gap")
+        if len(self.pages) > self.spec.page_count:
+            raise InvalidValue("pages", "more pages than the book has")
+        if (self.state is BookState.DONE) != (len(self.pages) == self.spec.page_count):
+            raise InvalidValue("state", "a book is done exactly when its last page is written")
+        if (self.state is BookState.GENERATING) != (self.generation is not None):
+            raise InvalidValue("generation", "a generation is recorded exactly while generating")
+        if self.state is not BookState.INIT and self.cover_key is None:
+            raise InvalidValue("cover_key", "an open book has its cover")

@@ -1,0 +1,202 @@
+"""Value objects: frozen, and each validates itself on construction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from app.domain.errors import InvalidValue
+
+MAX_CHARACTERS = 5
+MAX_PAGES = 20
+MAX_QUESTIONS = 3
+_USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
+def _text(field_name: str, value: str, *, min_len: int, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(field_name, "must be a string")
+    trimmed = value.strip()
+    if len(trimmed) < min_len:
+        raise InvalidValue(field_name, "must not be blank" if min_len else "is too short")
+    if len(trimmed) > max_len:
+        raise InvalidValue(field_name, f"must be at most {max_len} characters")
+    return trimmed
+
+
+def _aware(field_name: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise InvalidValue(field_name, "must be timezone-aware")
+
+
+class Language(StrEnum):
+    EN = "en"
+    KO = "ko"
+
+
+@dataclass(frozen=True, slots=True)
+class UserId:
+    value: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, str) or not _USER_ID.fullmatch(self.value):
+            raise InvalidValue("user_id", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Character:
+    name: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _text("name", self.name, min_len=1, max_len=40))
+        object.__setattr__(
+            self, "description", _text("description", self.description, min_len=0, max_len=300)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookSpec:
+    """What the child asked for when starting the book."""
+
+    characters: tuple[Character, ...]
+    page_count: int
+    language: Language = Language.EN
+    reader_age: int | None = None
+    setting: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.characters) <= MAX_CHARACTERS:
+            raise InvalidValue("characters", f"must hold 1 to {MAX_CHARACTERS} characters")
+        if isinstance(self.page_count, bool) or not 1 <= self.page_count <= MAX_PAGES:
+            raise InvalidValue("page_count", f"must be between 1 and {MAX_PAGES}")
+        if self.reader_age is not None and (
+            isinstance(self.reader_age, bool) or not 2 <= self.reader_age <= 12
+        ):
+            raise InvalidValue("reader_age", "must be between 2 and 12")
+        object.__setattr__(self, "language", Language(self.language))
+        object.__setattr__(self, "setting", _text("setting", self.setting, min_len=0, max_len=200))
+
+    def with_page_count(self, page_count: int) -> BookSpec:
+        return BookSpec(self.characters, page_count, self.language, self.reader_age, self.setting)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInput:
+    """The child's short idea for the next page."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _text("input", self.value, min_len=1, max_len=500))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Title:
+    value: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _text("title", self.value, min_len=1, max_len=100))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Questions:
+    """Suggestions for the next page's input: 1-3 while pages remain, none once the book is done."""
+
+    items: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.items) > MAX_QUESTIONS:
+            raise InvalidValue("questions", f"at most {MAX_QUESTIONS} suggestions")
+        cleaned = tuple(_text("questions", q, min_len=1, max_len=300) for q in self.items)
+        object.__setattr__(self, "items", cleaned)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    number: int
+    input: str
+    text: str
+    image_key: str
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise InvalidValue("number", "pages are numbered from 1")
+        object.__setattr__(self, "text", _text("text", self.text, min_len=1, max_len=5000))
+        if not self.image_key:
+            raise InvalidValue("image_key", "a page needs its illustration")
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """The one generation under way: who holds it, for which page, and until when."""
+
+    attempt_id: str
+    page_number: int
+    input: str
+    started_at: datetime
+    lease_deadline: datetime
+
+    def __post_init__(self) -> None:
+        if not self.attempt_id:
+            raise InvalidValue("attempt_id", "must not be empty")
+        _aware("started_at", self.started_at)
+        _aware("lease_deadline", self.lease_deadline)
+        if self.lease_deadline <= self.started_at:
+            raise InvalidValue("lease_deadline", "must come after the start")
+
+    def lease_passed(self, now: datetime) -> bool:
+        return now >= self.lease_deadline
+
+
+@dataclass(frozen=True, slots=True)
+class BookLifetime:
+    """A book in progress lives `ttl` past its last write, and never more than `max_age` in all."""
+
+    ttl: timedelta
+    max_age: timedelta
+
+    def __post_init__(self) -> None:
+        if self.ttl <= timedelta(0) or self.max_age <= timedelta(0):
+            raise InvalidValue("lifetime", "ttl and max_age must be positive")
+
+    def expires_at(self, created_at: datetime, last_write: datetime) -> datetime:
+        return min(last_write + self.ttl, created_at + self.max_age)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryContext:
+    """Everything a generator may know about the story when it writes or draws the next page."""
+
+    spec: BookSpec
+    pages: tuple[Page, ...] = field(default=())
+
+    @property
+    def next_page_number(self) -> int:
+        return len(self.pages) + 1
+
+    @property
+    def is_last_page(self) -> bool:
+        """True when the next page to write is the book's last one."""
+        return self.next_page_number == self.spec.page_count
+
+    @property
+    def is_complete(self) -> bool:
+        return len(self.pages) >= self.spec.page_count
+
+    def with_page(self, page: Page) -> StoryContext:
+        return StoryContext(self.spec, (*self.pages, page))
