@@ -55,3 +55,7 @@ class ImageStorageUnavailable(DependencyUnavailable):
 
 class ImageNotFound(ApplicationError):
     """No image is stored under that key."""
+
+
+class ImageLinkRejected(ApplicationError):
+    """A signed image link whose signature is wrong or whose time has passed."""

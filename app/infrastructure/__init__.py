@@ -1,0 +1,1 @@
+"""Adapters that implement the ports on real and embedded backends."""
