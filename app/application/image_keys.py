@@ -33,4 +33,4 @@ def book_prefix(book_id: UUID) -> str:
 
 def is_valid_key(key: str) -> bool:
     """Only keys of this layout are ever read or written (no path tricks reach a backend)."""
-    return _KEY.fullmatch(key) is not None and ".." not in key
+    return _KEY.fullmatch(key) is not None and not {".", ".."} & set(key.split("/"))

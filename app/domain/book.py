@@ -79,6 +79,8 @@ class Book:
 
     def open(self, cover_key: str, questions: Questions, now: datetime) -> None:
         """The cover is drawn and the opening questions asked: the child may write page 1."""
+        if self.state is not BookState.INIT:
+            raise InvalidBookState(f"only a new book can be opened; this one is {self.state.value}")
         if not cover_key:
             raise InvalidValue("cover_key", "a book needs its cover")
         if not questions.items:
@@ -234,3 +236,13 @@ class Book:
             raise InvalidValue("generation", "a generation is recorded exactly while generating")
         if self.state is not BookState.INIT and self.cover_key is None:
             raise InvalidValue("cover_key", "an open book has its cover")
+        if self.state is BookState.INIT and self.pages:
+            raise InvalidValue("pages", "a book that is not open yet has no page")
+        if bool(self.questions.items) != (
+            self.state in (BookState.IN_PROGRESS, BookState.GENERATING)
+        ):
+            raise InvalidValue("questions", "1-3 suggestions while pages remain, none otherwise")
+        if self.generation is not None and self.generation.page_number != len(self.pages) + 1:
+            raise InvalidValue("generation", "a generation writes the next page")
+        if self.version < 0:
+            raise InvalidValue("version", "must not be negative")

@@ -26,6 +26,11 @@ def _text(field_name: str, value: str, *, min_len: int, max_len: int) -> str:
     return trimmed
 
 
+def _is_int(value: object) -> bool:
+    """A real integer: not a bool, a float or a numeric string."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _aware(field_name: str, value: datetime) -> None:
     if value.tzinfo is None:
         raise InvalidValue(field_name, "must be timezone-aware")
@@ -41,7 +46,12 @@ class UserId:
     value: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, str) or not _USER_ID.fullmatch(self.value):
+        if (
+            not isinstance(self.value, str)
+            or not _USER_ID.fullmatch(self.value)
+            or self.value in {".", ".."}
+        ):
+            # "." and ".." would name a folder's self or parent in an image key.
             raise InvalidValue("user_id", "must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
 
     def __str__(self) -> str:
@@ -73,13 +83,16 @@ class BookSpec:
     def __post_init__(self) -> None:
         if not 1 <= len(self.characters) <= MAX_CHARACTERS:
             raise InvalidValue("characters", f"must hold 1 to {MAX_CHARACTERS} characters")
-        if isinstance(self.page_count, bool) or not 1 <= self.page_count <= MAX_PAGES:
+        if not _is_int(self.page_count) or not 1 <= self.page_count <= MAX_PAGES:
             raise InvalidValue("page_count", f"must be between 1 and {MAX_PAGES}")
         if self.reader_age is not None and (
-            isinstance(self.reader_age, bool) or not 2 <= self.reader_age <= 12
+            not _is_int(self.reader_age) or not 2 <= self.reader_age <= 12
         ):
             raise InvalidValue("reader_age", "must be between 2 and 12")
-        object.__setattr__(self, "language", Language(self.language))
+        try:
+            object.__setattr__(self, "language", Language(self.language))
+        except ValueError:
+            raise InvalidValue("language", "must be en or ko") from None
         object.__setattr__(self, "setting", _text("setting", self.setting, min_len=0, max_len=200))
 
     def with_page_count(self, page_count: int) -> BookSpec:

@@ -55,6 +55,8 @@ class StartBook:
             opening = Questions(tuple(suggestions))
         except InvalidValue as error:
             raise GenerationFailed(f"the question generator gave unusable questions: {error}") from None
+        if not opening.items:
+            raise GenerationFailed("the question generator gave no question")
         key = staging_key(user_id, book.id, self._ids.new_id())
         await self._images.put(key, cover)
         book.open(key, opening, self._clock.now())

@@ -85,8 +85,8 @@ class WritePage:
 
     async def _generate(self, book: Book, generation: Generation) -> tuple[str, Questions, str]:
         context = book.story_context()
-        (text, questions), image = await both(
-            self._text_then_questions(book, context, generation),
+        (text, questions) = await self._text_then_questions(book, context, generation)
+        image = await (
             self._illustrator.draw(
                 IllustrationRequest(
                     context, IllustrationKind.PAGE, generation.input, generation.page_number
@@ -109,9 +109,12 @@ class WritePage:
             return draft.text, Questions()
         suggestions = await self._questions.create(after)
         try:
-            return draft.text, Questions(tuple(suggestions))
+            questions = Questions(tuple(suggestions))
         except InvalidValue as error:
             raise GenerationFailed(f"the question generator gave unusable questions: {error}") from None
+        if not questions.items:
+            raise GenerationFailed("the question generator gave no question")
+        return draft.text, questions
 
     async def _stage(self, book: Book, image: Image) -> str:
         key = staging_key(book.user_id, book.id, self._ids.new_id())

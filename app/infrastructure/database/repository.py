@@ -1,0 +1,201 @@
+"""`FinishedBookRepository` on SQLAlchemy; blocking work runs in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Engine, and_, delete, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload, sessionmaker
+
+from app.application.errors import InvalidCursor
+from app.application.ports.stores import FinishedBookPage, FinishedBookRepository
+from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
+from app.domain.values import BookSpec, Character, Language, Title, UserId
+from app.infrastructure.database.engine import database_errors
+from app.infrastructure.database.models import BookRow, PageRow
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class SqlFinishedBookRepository(FinishedBookRepository):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    async def add(self, book: FinishedBook) -> FinishedBook:
+        return await _in_thread(self._add, book)
+
+    async def get(self, book_id: UUID) -> FinishedBook | None:
+        return await _in_thread(self._get, book_id)
+
+    async def list_for_user(
+        self, user_id: UserId, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        after = None if cursor is None else decode_cursor(cursor)
+        return await _in_thread(self._list_for_user, user_id, limit, after)
+
+    async def delete(self, book_id: UUID) -> bool:
+        return await _in_thread(self._delete, book_id)
+
+    async def ping(self) -> None:
+        await _in_thread(self._ping)
+
+    def _add(self, book: FinishedBook) -> FinishedBook:
+        try:
+            with self._sessions.begin() as session:
+                session.add(_to_row(book))
+        except IntegrityError:
+            # The id is the primary key: an earlier try of the same finish stored it first.
+            stored = self._get(book.id)
+            if stored is None:
+                raise
+            return stored
+        return book
+
+    def _get(self, book_id: UUID) -> FinishedBook | None:
+        with self._sessions() as session:
+            row = session.get(BookRow, str(book_id), options=[selectinload(BookRow.pages)])
+            return None if row is None else _to_domain(row)
+
+    def _list_for_user(
+        self, user_id: UserId, limit: int, after: ShelfPosition | None
+    ) -> FinishedBookPage:
+        query = select(
+            BookRow.id,
+            BookRow.user_id,
+            BookRow.title,
+            BookRow.cover_key,
+            BookRow.page_count,
+            BookRow.finished_at,
+        ).where(BookRow.user_id == user_id.value)
+        if after is not None:
+            # Keyset: strictly after the last book shown in (finished_at DESC, id DESC) order.
+            query = query.where(
+                or_(
+                    BookRow.finished_at < after.finished_at,
+                    and_(BookRow.finished_at == after.finished_at, BookRow.id < str(after.id)),
+                )
+            )
+        query = query.order_by(BookRow.finished_at.desc(), BookRow.id.desc()).limit(limit + 1)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        items = [
+            FinishedBookSummary(
+                id=UUID(row.id),
+                user_id=UserId(row.user_id),
+                title=Title(row.title),
+                cover_key=row.cover_key,
+                page_count=row.page_count,
+                finished_at=row.finished_at,
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(ShelfPosition(last.finished_at, last.id))
+        return FinishedBookPage(items=items, next_cursor=next_cursor)
+
+    def _delete(self, book_id: UUID) -> bool:
+        with self._engine.begin() as connection:
+            result = connection.execute(delete(BookRow).where(BookRow.id == str(book_id)))
+            return result.rowcount > 0
+
+    def _ping(self) -> None:
+        with self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+
+async def _in_thread(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    with database_errors():
+        return await asyncio.to_thread(work, *args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class ShelfPosition:
+    """Where a page of the shelf ended: the last book's sort key."""
+
+    finished_at: datetime
+    id: UUID
+
+
+_CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def encode_cursor(position: ShelfPosition) -> str:
+    payload = {"f": position.finished_at.astimezone(UTC).isoformat(), "i": str(position.id)}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> ShelfPosition:
+    """Read a cursor from `encode_cursor`; anything else raises `InvalidCursor`."""
+    if not isinstance(cursor, str) or not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise InvalidCursor("malformed cursor")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload: Any = json.loads(raw)
+        finished_at, book_id = payload["f"], payload["i"]
+        if not isinstance(finished_at, str) or not isinstance(book_id, str):
+            raise TypeError("cursor fields must be strings")
+        position = ShelfPosition(datetime.fromisoformat(finished_at), UUID(book_id))
+    except (binascii.Error, ValueError, TypeError, KeyError, IndexError) as error:
+        raise InvalidCursor("malformed cursor") from error
+    if position.finished_at.tzinfo is None:
+        raise InvalidCursor("malformed cursor")
+    return position
+
+
+def _to_row(book: FinishedBook) -> BookRow:
+    return BookRow(
+        id=str(book.id),
+        user_id=book.user_id.value,
+        title=book.title.value,
+        language=book.spec.language.value,
+        reader_age=book.spec.reader_age,
+        setting=book.spec.setting,
+        characters=[{"name": c.name, "description": c.description} for c in book.spec.characters],
+        page_count=book.spec.page_count,
+        cover_key=book.cover_key,
+        created_at=book.created_at,
+        finished_at=book.finished_at,
+        finished_by=book.finished_by.value,
+        pages=[
+            PageRow(number=p.number, input=p.input, text=p.text, image_key=p.image_key)
+            for p in book.pages
+        ],
+    )
+
+
+def _to_domain(row: BookRow) -> FinishedBook:
+    spec = BookSpec(
+        characters=tuple(Character(c["name"], c.get("description", "")) for c in row.characters),
+        page_count=row.page_count,
+        language=Language(row.language),
+        reader_age=row.reader_age,
+        setting=row.setting,
+    )
+    return FinishedBook(
+        id=UUID(row.id),
+        user_id=UserId(row.user_id),
+        title=Title(row.title),
+        spec=spec,
+        pages=tuple(FinishedPage(p.number, p.input, p.text, p.image_key) for p in row.pages),
+        cover_key=row.cover_key,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        finished_by=FinishedBy(row.finished_by),
+    )

@@ -1,0 +1,1 @@
+"""Generation adapters: the page writer, question asker and illustrator behind the ports."""

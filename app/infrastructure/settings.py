@@ -1,0 +1,93 @@
+"""Every setting, read from the environment (prefix LW_). Each real backend is switched on by its
+setting alone; with none set the service runs embedded on one machine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LW_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    public_base_url: str | None = Field(
+        default=None,
+        description="Base of the image links the service signs itself; the request's own when unset.",
+    )
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    allow_embedded_in_production: bool = False
+
+    staging_expiration_days: int = Field(default=2, ge=1, le=365)
+    book_ttl_seconds: int = Field(default=86_400, ge=60)
+    book_max_age_seconds: int = Field(default=86_400, ge=60)
+    image_url_ttl_seconds: int = Field(default=3_600, ge=60, le=7 * 86_400)
+    generation_lease_seconds: int = Field(default=120, ge=5)
+    sweep_interval_seconds: int = Field(default=3_600, ge=1)
+
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_public_key: str | None = None
+    jwt_audience: str = "littlewriter"
+    jwt_issuer: str | None = None
+    image_url_secret: SecretStr | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _book_outlives_no_image(self) -> Self:
+        # A live book must never point at a staged image the lifecycle rule already expired.
+        if self.book_max_age_seconds >= self.staging_lifetime.total_seconds():
+            raise ValueError(
+                "LW_BOOK_MAX_AGE_SECONDS must be below the staging image lifetime "
+                f"(LW_STAGING_EXPIRATION_DAYS={self.staging_expiration_days} days)"
+            )
+        if self.book_ttl_seconds > self.book_max_age_seconds:
+            raise ValueError("LW_BOOK_TTL_SECONDS must not exceed LW_BOOK_MAX_AGE_SECONDS")
+        if self.jwt_algorithm not in {"HS256", "HS384", "HS512", "RS256", "ES256"}:
+            raise ValueError("LW_JWT_ALGORITHM must be one of HS256/HS384/HS512/RS256/ES256")
+        if self.jwt_algorithm.startswith(("RS", "ES")) and not self.jwt_public_key:
+            raise ValueError(f"LW_JWT_ALGORITHM={self.jwt_algorithm} needs LW_JWT_PUBLIC_KEY")
+        return self
+
+    @property
+    def staging_lifetime(self) -> timedelta:
+        return timedelta(days=self.staging_expiration_days)
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'littlewriter.db').resolve()}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.sqlite_url
+
+    @property
+    def embedded_backends(self) -> list[str]:
+        embedded = []
+        if self.redis_url is None:
+            embedded.append("book store (in-process fakeredis)")
+        if self.database_url is None:
+            embedded.append("database (SQLite)")
+        if self.s3_bucket is None:
+            embedded.append("images (local disk)")
+        return embedded

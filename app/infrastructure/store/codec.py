@@ -1,0 +1,103 @@
+"""The Book aggregate as the JSON document stored under its user's key."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from app.domain.book import Book, BookState
+from app.domain.values import (
+    BookLifetime,
+    BookSpec,
+    Character,
+    Generation,
+    Language,
+    Page,
+    Questions,
+    UserId,
+)
+
+SCHEMA = 1
+
+
+def dumps(book: Book) -> str:
+    generation = book.generation
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "id": str(book.id),
+        "user_id": book.user_id.value,
+        "spec": {
+            "characters": [
+                {"name": c.name, "description": c.description} for c in book.spec.characters
+            ],
+            "page_count": book.spec.page_count,
+            "language": book.spec.language.value,
+            "reader_age": book.spec.reader_age,
+            "setting": book.spec.setting,
+        },
+        "lifetime": {
+            "ttl": book.lifetime.ttl.total_seconds(),
+            "max_age": book.lifetime.max_age.total_seconds(),
+        },
+        "state": book.state.value,
+        "pages": [
+            {"number": p.number, "input": p.input, "text": p.text, "image_key": p.image_key}
+            for p in book.pages
+        ],
+        "questions": list(book.questions.items),
+        "cover_key": book.cover_key,
+        "generation": None
+        if generation is None
+        else {
+            "attempt_id": generation.attempt_id,
+            "page_number": generation.page_number,
+            "input": generation.input,
+            "started_at": generation.started_at.isoformat(),
+            "lease_deadline": generation.lease_deadline.isoformat(),
+        },
+        "version": book.version,
+        "created_at": book.created_at.isoformat(),
+        "updated_at": book.updated_at.isoformat(),
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(raw: str | bytes) -> Book:
+    doc = json.loads(raw)
+    if doc.get("schema") != SCHEMA:
+        raise ValueError(f"unknown book document schema {doc.get('schema')!r}")
+    spec = doc["spec"]
+    generation = doc["generation"]
+    return Book(
+        id=UUID(doc["id"]),
+        user_id=UserId(doc["user_id"]),
+        spec=BookSpec(
+            characters=tuple(Character(c["name"], c["description"]) for c in spec["characters"]),
+            page_count=spec["page_count"],
+            language=Language(spec["language"]),
+            reader_age=spec["reader_age"],
+            setting=spec["setting"],
+        ),
+        lifetime=BookLifetime(
+            ttl=timedelta(seconds=doc["lifetime"]["ttl"]),
+            max_age=timedelta(seconds=doc["lifetime"]["max_age"]),
+        ),
+        created_at=datetime.fromisoformat(doc["created_at"]),
+        updated_at=datetime.fromisoformat(doc["updated_at"]),
+        state=BookState(doc["state"]),
+        pages=[Page(p["number"], p["input"], p["text"], p["image_key"]) for p in doc["pages"]],
+        questions=Questions(tuple(doc["questions"])),
+        cover_key=doc["cover_key"],
+        generation=None
+        if generation is None
+        else Generation(
+            attempt_id=generation["attempt_id"],
+            page_number=generation["page_number"],
+            input=generation["input"],
+            started_at=datetime.fromisoformat(generation["started_at"]),
+            lease_deadline=datetime.fromisoformat(generation["lease_deadline"]),
+        ),
+        version=doc["version"],
+    )

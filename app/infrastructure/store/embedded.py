@@ -1,0 +1,83 @@
+"""The embedded Redis: an in-process fakeredis server whose books survive a restart.
+
+fakeredis keeps nothing on disk, so the books in progress are written to a snapshot file in the
+data dir when the service stops (and every `interval` meanwhile) and loaded when it starts, each
+with its own expiry. A real Redis needs none of this."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fakeredis import FakeAsyncRedis, FakeServer
+from redis.asyncio import Redis
+
+from app.infrastructure.store.redis_books import KEY_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+async def _load(client: Redis, snapshot: Path) -> int:
+    if not snapshot.exists():
+        return 0
+    entries = json.loads(await asyncio.to_thread(snapshot.read_text, "utf-8"))
+    now_ms = int(time.time() * 1000)
+    loaded = 0
+    for key, (value, expires_at_ms) in entries.items():
+        if expires_at_ms > now_ms:
+            await client.set(key, value, pxat=expires_at_ms)
+            loaded += 1
+    return loaded
+
+
+async def _save(client: Redis, snapshot: Path) -> int:
+    entries: dict[str, tuple[str, int]] = {}
+    async for key in client.scan_iter(match=f"{KEY_PREFIX}*", count=500):
+        value = await client.get(key)
+        expires_at_ms = await client.pexpiretime(key)
+        if value is not None and expires_at_ms > 0:
+            entries[_text(key)] = (_text(value), expires_at_ms)
+    await asyncio.to_thread(_write_atomically, snapshot, json.dumps(entries, ensure_ascii=False))
+    return len(entries)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text, "utf-8")
+    os.replace(temporary, path)
+
+
+async def _keep_saving(client: Redis, snapshot: Path, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await _save(client, snapshot)
+        except Exception:
+            log.exception("could not write the embedded store snapshot")
+
+
+@contextlib.asynccontextmanager
+async def embedded_redis(snapshot: Path, interval: float = 30.0) -> AsyncIterator[Redis]:
+    client: Redis = FakeAsyncRedis(server=FakeServer())
+    loaded = await _load(client, snapshot)
+    if loaded:
+        log.info("restored %d books in progress from %s", loaded, snapshot)
+    saver = asyncio.create_task(_keep_saving(client, snapshot, interval), name="store-snapshot")
+    try:
+        yield client
+    finally:
+        saver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await saver
+        await _save(client, snapshot)
+        await client.aclose()

@@ -1,0 +1,209 @@
+"""The composition root: the one place that builds every client and adapter, and wires use cases.
+
+`build_services` runs inside the FastAPI lifespan (and in CLI commands); nothing is built at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+
+from app.application.ports import (
+    BookInProgressRepository,
+    Clock,
+    ContextGenerator,
+    FinishedBookRepository,
+    IdGenerator,
+    Illustrator,
+    ImageStorage,
+    QuestionGenerator,
+)
+from app.application.use_cases.delete_book import DeleteFinishedBook
+from app.application.use_cases.discard_book import DiscardBook
+from app.application.use_cases.finish_book import FinishBook
+from app.application.use_cases.queries import BookQueries
+from app.application.use_cases.start_book import StartBook
+from app.application.use_cases.write_page import WritePage
+from app.domain.values import BookLifetime
+from app.infrastructure.database.engine import build_engine
+from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
+from app.infrastructure.database.repository import SqlFinishedBookRepository
+from app.infrastructure.generation.offline import (
+    OfflinePageWriter,
+    OfflineQuestionAsker,
+    PillowIllustrator,
+)
+from app.infrastructure.images.local import LocalImageStorage
+from app.infrastructure.images.signing import ImageUrlSigner
+from app.infrastructure.images.sweep import run_sweeper
+from app.infrastructure.settings import Environment, Settings
+from app.infrastructure.store.embedded import embedded_redis
+from app.infrastructure.store.redis_books import RedisBookStore
+from app.infrastructure.system import RandomIds, SystemClock
+from app.infrastructure.tokens import ConfigurationError, TokenCodec, resolve_link_key
+
+log = logging.getLogger("littlewriter")
+
+# Redis policies that may evict a key with a TTL; every book in progress has one.
+_EVICTING_POLICIES = ("volatile-", "allkeys-")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Adapters a test (or a bench) supplies instead of the configured ones."""
+
+    writer: ContextGenerator | None = None
+    asker: QuestionGenerator | None = None
+    illustrator: Illustrator | None = None
+    clock: Clock | None = None
+    ids: IdGenerator | None = None
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    tokens: TokenCodec
+    store: BookInProgressRepository
+    finished: FinishedBookRepository
+    images: ImageStorage
+    local_images: LocalImageStorage | None
+    start_book: StartBook
+    write_page: WritePage
+    finish_book: FinishBook
+    discard_book: DiscardBook
+    delete_book: DeleteFinishedBook
+    queries: BookQueries
+
+
+def check_production(settings: Settings) -> None:
+    if settings.env is not Environment.PRODUCTION:
+        return
+    if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
+        raise ConfigurationError("LW_JWT_SECRET must be set in production")
+    if settings.embedded_backends and not settings.allow_embedded_in_production:
+        raise ConfigurationError(
+            "production refuses embedded backends: "
+            + ", ".join(settings.embedded_backends)
+            + " (set their LW_* settings, or LW_ALLOW_EMBEDDED_IN_PRODUCTION=true)"
+        )
+
+
+async def _redis_client(settings: Settings) -> Redis:
+    assert settings.redis_url is not None
+    client: Redis = Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+    )
+    try:
+        policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "")
+    except Exception as error:  # noqa: BLE001 - managed Redis often forbids CONFIG
+        log.warning("could not read Redis maxmemory-policy (%s); make sure it is noeviction", error)
+        return client
+    if str(policy).startswith(_EVICTING_POLICIES):
+        await client.aclose()
+        raise ConfigurationError(
+            f"Redis maxmemory-policy is {policy!r}, which can evict books in progress "
+            "(they all have a TTL); use noeviction"
+        )
+    return client
+
+
+async def _database(settings: Settings) -> Engine:
+    engine = build_engine(settings.effective_database_url)
+    if settings.database_url is None:
+        await asyncio.to_thread(upgrade_to_head, engine)
+    elif not await asyncio.to_thread(is_at_head, engine):
+        engine.dispose()
+        raise ConfigurationError(
+            "the database is not migrated to the latest schema: run `littlewriter migrate`"
+        )
+    return engine
+
+
+@contextlib.asynccontextmanager
+async def build_services(
+    settings: Settings, overrides: Overrides | None = None
+) -> AsyncIterator[Services]:
+    overrides = overrides or Overrides()
+    check_production(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = overrides.clock or SystemClock()
+    ids = overrides.ids or RandomIds()
+    tokens = TokenCodec(settings)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.redis_url is None:
+            redis = await stack.enter_async_context(
+                embedded_redis(settings.data_dir / "books-in-progress.json")
+            )
+        else:
+            redis = await _redis_client(settings)
+            stack.push_async_callback(redis.aclose)
+        engine = await _database(settings)
+        stack.callback(engine.dispose)
+
+        signer = ImageUrlSigner(
+            resolve_link_key(settings),
+            timedelta(seconds=settings.image_url_ttl_seconds),
+            clock,
+        )
+        local_images = LocalImageStorage(settings.data_dir / "images", signer)
+        await local_images.ensure_root()
+        sweeper = asyncio.create_task(
+            run_sweeper(
+                settings.data_dir / "images",
+                settings.staging_lifetime,
+                clock,
+                timedelta(seconds=settings.sweep_interval_seconds),
+            ),
+            name="staging-sweeper",
+        )
+        stack.push_async_callback(_cancel, sweeper)
+
+        store = RedisBookStore(redis)
+        finished = SqlFinishedBookRepository(engine)
+        images: ImageStorage = local_images
+        writer = overrides.writer or OfflinePageWriter()
+        asker = overrides.asker or OfflineQuestionAsker()
+        illustrator = overrides.illustrator or PillowIllustrator()
+        lifetime = BookLifetime(
+            ttl=timedelta(seconds=settings.book_ttl_seconds),
+            max_age=timedelta(seconds=settings.book_max_age_seconds),
+        )
+        yield Services(
+            settings=settings,
+            clock=clock,
+            tokens=tokens,
+            store=store,
+            finished=finished,
+            images=images,
+            local_images=local_images,
+            start_book=StartBook(store, images, illustrator, asker, clock, ids, lifetime),
+            write_page=WritePage(
+                store,
+                images,
+                writer,
+                asker,
+                illustrator,
+                clock,
+                ids,
+                timedelta(seconds=settings.generation_lease_seconds),
+            ),
+            finish_book=FinishBook(store, finished, images, clock),
+            discard_book=DiscardBook(store),
+            delete_book=DeleteFinishedBook(finished, images),
+            queries=BookQueries(store, finished),
+        )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

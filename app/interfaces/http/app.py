@@ -1,0 +1,42 @@
+"""The FastAPI application factory. Every client is built in the lifespan, none at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.infrastructure.settings import Settings
+from app.interfaces.composition import Overrides, build_services
+from app.interfaces.http import problems
+from app.interfaces.http.routes import admin, books, health, images
+
+DESCRIPTION = """A child and a parent write an illustrated picture book together, one page at a time.
+
+Get a token with `littlewriter token USER_ID`, press **Authorize**, then start a book,
+write its pages and finish it. Errors are RFC 9457 problem details with a stable `code`."""
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_services(settings, overrides) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="LittleWriter",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(books.router)
+    app.include_router(admin.router)
+    app.include_router(images.router)
+    return app

@@ -1,0 +1,65 @@
+"""FastAPI dependencies: the services built in the lifespan, and the caller from the bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.domain.values import UserId
+from app.infrastructure.tokens import InvalidToken, Principal
+from app.interfaces.composition import Services
+from app.interfaces.http.problems import Forbidden, Unauthorized
+from app.interfaces.http.views import LinkMaker
+
+_bearer = HTTPBearer(auto_error=False, description="A LittleWriter JWT (`littlewriter token USER_ID`).")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required.")
+    try:
+        return services.tokens.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise Unauthorized(f"The bearer token is not valid: {error}.") from None
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_user(principal: PrincipalDep) -> UserId:
+    return UserId(principal.user_id)
+
+
+def get_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("This needs an admin token.")
+    return principal
+
+
+CurrentUser = Annotated[UserId, Depends(get_user)]
+Admin = Annotated[Principal, Depends(get_admin)]
+
+
+def get_link_maker(request: Request, services: ServicesDep) -> LinkMaker:
+    base = (services.settings.public_base_url or str(request.base_url)).rstrip("/")
+
+    def link(key: str) -> str:
+        url = services.images.url(key)
+        return f"{base}{url}" if url.startswith("/") else url
+
+    return link
+
+Links = Annotated[LinkMaker, Depends(get_link_maker)]

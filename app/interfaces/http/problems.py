@@ -1,0 +1,160 @@
+"""RFC 9457 problem details. This is the one place where errors become HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.application.errors import (
+    BookAlreadyInProgress,
+    BookNotFound,
+    ContentRejected,
+    DependencyUnavailable,
+    GenerationFailed,
+    ImageLinkRejected,
+    ImageNotFound,
+    InvalidCursor,
+    NoBookInProgress,
+    VersionConflict,
+)
+from app.domain.errors import InvalidBookState, InvalidValue
+
+log = logging.getLogger("littlewriter.http")
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
+
+
+class Unauthorized(Exception):
+    """No usable bearer token."""
+
+
+class Forbidden(Exception):
+    """A valid token without the role the route needs."""
+
+
+class UnsupportedMediaType(Exception):
+    """The request body is not JSON."""
+
+
+# Most specific class first: the first match by isinstance wins.
+_ERRORS: list[tuple[type[Exception], HTTPStatus, str]] = [
+    (Unauthorized, HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    (Forbidden, HTTPStatus.FORBIDDEN, "forbidden"),
+    (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    (BookAlreadyInProgress, HTTPStatus.CONFLICT, "book_already_in_progress"),
+    (NoBookInProgress, HTTPStatus.NOT_FOUND, "no_book_in_progress"),
+    (BookNotFound, HTTPStatus.NOT_FOUND, "book_not_found"),
+    (InvalidBookState, HTTPStatus.CONFLICT, "invalid_book_state"),
+    (VersionConflict, HTTPStatus.CONFLICT, "invalid_book_state"),
+    (InvalidCursor, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
+    (InvalidValue, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
+    (ContentRejected, HTTPStatus.UNPROCESSABLE_ENTITY, "content_rejected"),
+    (GenerationFailed, HTTPStatus.BAD_GATEWAY, "generation_failed"),
+    (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE, "dependency_unavailable"),
+    (ImageNotFound, HTTPStatus.NOT_FOUND, "not_found"),
+    (ImageLinkRejected, HTTPStatus.FORBIDDEN, "forbidden"),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+# What a client may be told; anything else (vendor messages, internals) stays in the logs.
+_GENERIC_DETAIL = {
+    GenerationFailed: "The story helper could not finish this page. Nothing was changed; "
+    "please try again.",
+    DependencyUnavailable: "A service the storybook needs is not answering. Please try again shortly.",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _for_error(error: Exception) -> JSONResponse:
+    for kind, status, code in _ERRORS:
+        if isinstance(error, kind):
+            break
+    else:
+        raise error
+    headers: dict[str, str] = {}
+    detail = str(error)
+    for generic_kind, generic_detail in _GENERIC_DETAIL.items():
+        if isinstance(error, generic_kind):
+            log.warning("%s: %s", type(error).__name__, error)
+            detail = generic_detail
+    if isinstance(error, ContentRejected):
+        detail = error.child_message
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(error, DependencyUnavailable):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return problem(status, code, detail, headers)
+
+
+def _validation_detail(error: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    items = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        items.append({"field": where, "message": item.get("msg", "invalid")})
+    detail = "; ".join(f"{i['field']}: {i['message']}" for i in items) or "invalid request"
+    return detail, items
+
+
+def install(app: FastAPI) -> None:
+    async def on_app_error(_: Request, error: Exception) -> JSONResponse:
+        return _for_error(error)
+
+    async def on_validation(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            return problem(400, "bad_request", "The request body is not valid JSON.")
+        detail, items = _validation_detail(error)
+        return problem(422, "validation_error", detail, errors=items)
+
+    async def on_http(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        status = error.status_code
+        code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+        detail = error.detail if isinstance(error.detail, str) else HTTPStatus(status).phrase
+        if status == 404 and detail == "Not Found":
+            detail = "There is nothing at this address."
+        return problem(status, code, detail, headers=dict(error.headers or {}))
+
+    async def on_unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=error)
+        return problem(500, "internal_error", "Something went wrong on our side.")
+
+    for kind, _status, _code in _ERRORS:
+        app.add_exception_handler(kind, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,66 @@
+"""Admin endpoints: look at and finish any user's book. Needs `roles: ["admin"]` in the token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.application.errors import NoBookInProgress
+from app.domain.errors import InvalidValue
+from app.domain.finished import FinishedBy
+from app.domain.values import Title, UserId
+from app.interfaces.http.dependencies import Admin, Links, ServicesDep
+from app.interfaces.http.json_route import JsonRoute
+from app.interfaces.http.problems import PROBLEM_JSON
+from app.interfaces.http.routes.books import parse_book_id
+from app.interfaces.http.schemas import AdminFinishIn, BookOut, FinishedBookOut, ProblemOut
+from app.interfaces.http.views import book_view, finished_view
+
+_problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    route_class=JsonRoute,
+    responses={401: _problem, 403: _problem, 404: _problem, 422: _problem, 503: _problem},
+)
+
+
+def parse_user_id(user_id: str) -> UserId:
+    try:
+        return UserId(user_id)
+    except InvalidValue:
+        raise NoBookInProgress("no such user has a book in progress") from None
+
+
+@router.get("/users/{user_id}/books/current", summary="A user's book in progress")
+async def user_current_book(
+    user_id: str, _: Admin, services: ServicesDep, link: Links
+) -> BookOut:
+    book = await services.queries.current(parse_user_id(user_id))
+    return book_view(book, services.clock.now(), link)
+
+
+@router.post(
+    "/users/{user_id}/books/current/finish",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: _problem},
+    summary="Finish a user's book (force: with the pages it has)",
+)
+async def finish_user_book(
+    user_id: str,
+    body: AdminFinishIn,
+    _: Admin,
+    services: ServicesDep,
+    link: Links,
+    response: Response,
+) -> FinishedBookOut:
+    finished = await services.finish_book.execute(
+        parse_user_id(user_id), Title(body.title), finished_by=FinishedBy.ADMIN, force=body.force
+    )
+    response.headers["Location"] = f"/v1/admin/books/{finished.id}"
+    return finished_view(finished, link)
+
+
+@router.get("/books/{book_id}", summary="Any user's finished book")
+async def any_book(book_id: str, _: Admin, services: ServicesDep, link: Links) -> FinishedBookOut:
+    book = await services.queries.finished(parse_book_id(book_id), owner=None)
+    return finished_view(book, link)

@@ -1,0 +1,137 @@
+"""The user's own books: the one in progress, and the finished ones on their shelf."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.application.errors import BookNotFound
+from app.domain.values import BookSpec, Character, ChildInput, Language, Title
+from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
+from app.interfaces.http.json_route import JsonRoute
+from app.interfaces.http.problems import PROBLEM_JSON
+from app.interfaces.http.schemas import (
+    BookOut,
+    FinishedBookOut,
+    FinishIn,
+    ProblemOut,
+    ShelfOut,
+    StartBookIn,
+    WritePageIn,
+)
+from app.interfaces.http.views import book_view, finished_view, summary_view
+
+_problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
+router = APIRouter(
+    prefix="/v1/books",
+    tags=["books"],
+    route_class=JsonRoute,
+    responses={401: _problem, 422: _problem, 503: _problem},
+)
+
+
+def parse_book_id(book_id: str) -> UUID:
+    """A book id that is not a UUID names no book: 404, like any unknown id."""
+    try:
+        return UUID(book_id)
+    except ValueError:
+        raise BookNotFound("no such book") from None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: _problem, 502: _problem},
+    summary="Start a book",
+)
+async def start_book(
+    body: StartBookIn, user: CurrentUser, services: ServicesDep, link: Links, response: Response
+) -> BookOut:
+    spec = BookSpec(
+        characters=tuple(Character(c.name, c.description) for c in body.characters),
+        page_count=body.page_count,
+        language=Language(body.language),
+        reader_age=body.reader_age,
+        setting=body.setting,
+    )
+    book = await services.start_book.execute(user, spec)
+    response.headers["Location"] = "/v1/books/current"
+    return book_view(book, services.clock.now(), link)
+
+
+@router.get("/current", responses={404: _problem}, summary="The book in progress")
+async def current_book(user: CurrentUser, services: ServicesDep, link: Links) -> BookOut:
+    book = await services.queries.current(user)
+    return book_view(book, services.clock.now(), link)
+
+
+@router.delete(
+    "/current",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: _problem},
+    summary="Discard the book in progress",
+)
+async def discard_book(user: CurrentUser, services: ServicesDep) -> Response:
+    await services.discard_book.execute(user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/current/pages",
+    responses={404: _problem, 409: _problem, 502: _problem},
+    summary="Write the next page",
+)
+async def write_page(
+    body: WritePageIn, user: CurrentUser, services: ServicesDep, link: Links
+) -> BookOut:
+    book = await services.write_page.execute(user, ChildInput(body.input))
+    return book_view(book, services.clock.now(), link)
+
+
+@router.post(
+    "/current/finish",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: _problem, 409: _problem},
+    summary="Finish and keep the book",
+)
+async def finish_book(
+    body: FinishIn, user: CurrentUser, services: ServicesDep, link: Links, response: Response
+) -> FinishedBookOut:
+    finished = await services.finish_book.execute(user, Title(body.title))
+    response.headers["Location"] = f"/v1/books/{finished.id}"
+    return finished_view(finished, link)
+
+
+@router.get("", summary="My finished books, newest first")
+async def list_books(
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ShelfOut:
+    shelf = await services.queries.shelf(user, limit, cursor)
+    return ShelfOut(
+        items=[summary_view(s, link) for s in shelf.items], next_cursor=shelf.next_cursor
+    )
+
+
+@router.get("/{book_id}", responses={404: _problem}, summary="One of my finished books")
+async def get_book(
+    book_id: str, user: CurrentUser, services: ServicesDep, link: Links
+) -> FinishedBookOut:
+    book = await services.queries.finished(parse_book_id(book_id), owner=user)
+    return finished_view(book, link)
+
+
+@router.delete(
+    "/{book_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: _problem},
+    summary="Delete one of my finished books",
+)
+async def delete_book(book_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    await services.delete_book.execute(user, parse_book_id(book_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

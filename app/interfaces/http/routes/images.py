@@ -1,0 +1,36 @@
+"""The service's own signed image links (local-storage mode): fetched without the bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.application.errors import ImageNotFound
+from app.interfaces.http.dependencies import ServicesDep
+
+router = APIRouter(tags=["images"])
+
+
+@router.get("/images/{key:path}", summary="An image behind a signed link", include_in_schema=True)
+async def image(
+    key: str,
+    services: ServicesDep,
+    expires: Annotated[str | None, Query(max_length=20)] = None,
+    signature: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    storage = services.local_images
+    if storage is None:
+        raise ImageNotFound("images are not served here")
+    storage.verify(key, expires, signature)
+    picture = await storage.read(key)
+    assert expires is not None  # verify() refused a link without one
+    remaining = max(0, int(expires) - int(services.clock.now().timestamp()))
+    return Response(
+        picture.data,
+        media_type=picture.content_type,
+        headers={
+            "Cache-Control": f"private, max-age={remaining}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,153 @@
+"""Request and response bodies of API.md. Requests reject unknown fields and store strings trimmed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _text(min_length: int, max_length: int) -> object:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+Name = Annotated[str, _text(1, 40)]
+Description = Annotated[str, _text(0, 300)]
+Setting = Annotated[str, _text(0, 200)]
+PageInput = Annotated[str, _text(1, 500)]
+TitleText = Annotated[str, _text(1, 100)]
+StrictInt = Annotated[int, Field(strict=True)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CharacterIn(Request):
+    name: Name
+    description: Description = ""
+
+
+class StartBookIn(Request):
+    characters: Annotated[list[CharacterIn], Field(min_length=1, max_length=5)]
+    page_count: Annotated[StrictInt, Field(ge=1, le=20)]
+    language: Literal["en", "ko"] = "en"
+    reader_age: Annotated[StrictInt, Field(ge=2, le=12)] | None = None
+    setting: Setting = ""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "characters": [
+                        {"name": "Momo", "description": "a brave little rabbit with a red scarf"}
+                    ],
+                    "page_count": 6,
+                    "language": "en",
+                    "reader_age": 5,
+                    "setting": "a snowy forest",
+                }
+            ]
+        }
+    )
+
+
+class WritePageIn(Request):
+    input: PageInput
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"input": "Momo finds a glowing map under the snow"}]}
+    )
+
+
+class FinishIn(Request):
+    title: TitleText
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Momo and the Glowing Map"}]})
+
+
+class AdminFinishIn(FinishIn):
+    force: Annotated[bool, Field(strict=True)] = False
+
+
+BookStateName = Literal["bookInit", "bookInProgress", "generating", "done"]
+
+
+class CharacterOut(BaseModel):
+    name: str
+    description: str
+
+
+class PageOut(BaseModel):
+    number: int
+    input: str
+    text: str
+    image_url: str
+
+
+class BookOut(BaseModel):
+    id: str
+    state: BookStateName
+    language: str
+    reader_age: int | None
+    setting: str
+    characters: list[CharacterOut]
+    page_count: int
+    pages: list[PageOut]
+    questions: list[str]
+    cover_image_url: str | None
+    version: int
+    created_at: str
+    updated_at: str
+    expires_at: str
+
+
+class FinishedPageOut(BaseModel):
+    number: int
+    text: str
+    image_url: str
+
+
+class FinishedBookOut(BaseModel):
+    id: str
+    title: str
+    language: str
+    reader_age: int | None
+    setting: str
+    characters: list[CharacterOut]
+    page_count: int
+    pages: list[FinishedPageOut]
+    cover_image_url: str
+    created_at: str
+    finished_at: str
+    finished_by: Literal["user", "admin"]
+
+
+class BookSummaryOut(BaseModel):
+    id: str
+    title: str
+    cover_image_url: str
+    page_count: int
+    finished_at: str
+
+
+class ShelfOut(BaseModel):
+    items: list[BookSummaryOut]
+    next_cursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+
+
+class ProblemOut(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str

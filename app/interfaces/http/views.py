@@ -1,0 +1,80 @@
+"""Domain objects as the views of API.md, with image links made fresh for each response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from app.domain.book import Book
+from app.domain.finished import FinishedBook, FinishedBookSummary
+from app.domain.values import BookSpec
+from app.interfaces.http.schemas import (
+    BookOut,
+    BookSummaryOut,
+    CharacterOut,
+    FinishedBookOut,
+    FinishedPageOut,
+    PageOut,
+)
+
+LinkMaker = Callable[[str], str]
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _characters(spec: BookSpec) -> list[CharacterOut]:
+    return [CharacterOut(name=c.name, description=c.description) for c in spec.characters]
+
+
+def book_view(book: Book, now: datetime, link: LinkMaker) -> BookOut:
+    return BookOut(
+        id=str(book.id),
+        state=book.state_at(now).value,
+        language=book.spec.language.value,
+        reader_age=book.spec.reader_age,
+        setting=book.spec.setting,
+        characters=_characters(book.spec),
+        page_count=book.spec.page_count,
+        pages=[
+            PageOut(number=p.number, input=p.input, text=p.text, image_url=link(p.image_key))
+            for p in book.pages
+        ],
+        questions=list(book.questions.items),
+        cover_image_url=link(book.cover_key) if book.cover_key else None,
+        version=book.version,
+        created_at=rfc3339(book.created_at),
+        updated_at=rfc3339(book.updated_at),
+        expires_at=rfc3339(book.expires_at),
+    )
+
+
+def finished_view(book: FinishedBook, link: LinkMaker) -> FinishedBookOut:
+    return FinishedBookOut(
+        id=str(book.id),
+        title=book.title.value,
+        language=book.spec.language.value,
+        reader_age=book.spec.reader_age,
+        setting=book.spec.setting,
+        characters=_characters(book.spec),
+        page_count=book.spec.page_count,
+        pages=[
+            FinishedPageOut(number=p.number, text=p.text, image_url=link(p.image_key))
+            for p in book.pages
+        ],
+        cover_image_url=link(book.cover_key),
+        created_at=rfc3339(book.created_at),
+        finished_at=rfc3339(book.finished_at),
+        finished_by=book.finished_by.value,
+    )
+
+
+def summary_view(summary: FinishedBookSummary, link: LinkMaker) -> BookSummaryOut:
+    return BookSummaryOut(
+        id=str(summary.id),
+        title=summary.title.value,
+        cover_image_url=link(summary.cover_key),
+        page_count=summary.page_count,
+        finished_at=rfc3339(summary.finished_at),
+    )

@@ -1,0 +1,124 @@
+"""The real `littlewriter` processes: tokens from the CLI, and data that survives a restart."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.api.conftest import BOOK
+
+CLI = [sys.executable, "-m", "app.interfaces.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    env["LW_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _token(data_dir: Path, user: str, *extra: str) -> str:
+    result = subprocess.run(
+        [*CLI, "token", user, *extra], env=_env(data_dir), capture_output=True, text=True, check=True
+    )
+    assert result.stdout.count("\n") == 1  # the token and nothing else
+    return result.stdout.strip()
+
+
+@contextmanager
+def serving(data_dir: Path) -> Iterator[httpx.Client]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+            time.sleep(0.1)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_cli_tokens_and_finished_books_survive_a_restart(tmp_path: Path) -> None:
+    token = _token(tmp_path, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    with serving(tmp_path) as api:
+        assert api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).status_code == 201
+        assert api.post("/v1/books/current/pages", json={"input": "the end"}, headers=headers).is_success
+        finished = api.post("/v1/books/current/finish", json={"title": "Kept"}, headers=headers)
+        assert finished.status_code == 201
+        book_id = finished.json()["id"]
+
+    with serving(tmp_path) as api:
+        book = api.get(f"/v1/books/{book_id}", headers=headers)
+        assert book.status_code == 200 and book.json()["title"] == "Kept"
+        image = api.get(book.json()["pages"][0]["image_url"])
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        admin = {"Authorization": f"Bearer {_token(tmp_path, 'root', '--admin')}"}
+        assert api.get(f"/v1/admin/books/{book_id}", headers=admin).status_code == 200
+        assert api.get("/v1/admin/books/" + book_id, headers=headers).status_code == 403
+
+
+def test_a_book_in_progress_survives_a_restart_on_the_embedded_store(tmp_path: Path) -> None:
+    headers = {"Authorization": f"Bearer {_token(tmp_path, 'alice')}"}
+    with serving(tmp_path) as api:
+        assert api.post("/v1/books", json=BOOK, headers=headers).status_code == 201
+        page = api.post("/v1/books/current/pages", json={"input": "a map"}, headers=headers)
+        before = page.json()
+    with serving(tmp_path) as api:
+        after = api.get("/v1/books/current", headers=headers).json()
+        assert (after["id"], after["version"], after["pages"][0]["input"]) == (
+            before["id"],
+            before["version"],
+            "a map",
+        )
+        assert after["expires_at"] == before["expires_at"]
+        assert api.post("/v1/books/current/pages", json={"input": "next"}, headers=headers).is_success
+
+
+def test_token_refuses_a_bad_user_id(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "token", "not ok!"], env=_env(tmp_path), capture_output=True, text=True
+    )
+    assert result.returncode != 0 and result.stdout == ""
+    assert "USER_ID" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    env = _env(tmp_path) | {"LW_ENV": "production"}
+    result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "LW_JWT_SECRET" in result.stderr
+
+
+def test_production_refuses_embedded_backends_unless_allowed(tmp_path: Path) -> None:
+    env = _env(tmp_path) | {"LW_ENV": "production", "LW_JWT_SECRET": "s" * 40}
+    result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "embedded" in result.stderr

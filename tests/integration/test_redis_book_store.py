@@ -1,0 +1,212 @@
+"""Contract tests of the book-in-progress store: the same tests on fakeredis and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fakeredis import FakeAsyncRedis, FakeServer
+from redis.asyncio import Redis
+
+from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
+from app.domain.book import Book, BookState
+from app.domain.values import (
+    BookLifetime,
+    BookSpec,
+    Character,
+    ChildInput,
+    Language,
+    Questions,
+    UserId,
+)
+from app.infrastructure.store.redis_books import RedisBookStore, book_key
+from tests.integration.services import service_url
+
+LIFETIME = BookLifetime(ttl=timedelta(hours=1), max_age=timedelta(hours=3))
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    if request.param == "fakeredis":
+        client: Redis = FakeAsyncRedis(server=FakeServer())
+    else:
+        client = Redis.from_url(service_url("LW_TEST_REDIS_URL"), socket_timeout=2)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def store(redis_client: Redis) -> RedisBookStore:
+    return RedisBookStore(redis_client)
+
+
+def new_book(created: datetime | None = None, pages: int = 3) -> Book:
+    created = created or datetime.now(UTC)
+    user = UserId(f"user-{uuid.uuid4().hex[:12]}")
+    spec = BookSpec(
+        (Character("모모", "a rabbit 🐰"),), pages, Language.KO, 5, "a snowy forest"
+    )
+    book = Book.start(uuid.uuid4(), user, spec, LIFETIME, created)
+    book.open(f"staging/{user}/{book.id}/{uuid.uuid4()}.png", Questions(("What next?",)), created)
+    return book
+
+
+async def test_added_book_reads_back_identically(store: RedisBookStore) -> None:
+    book = new_book()
+    await store.add(book)
+    stored = await store.get(book.user_id)
+    assert stored is not None
+    assert (stored.id, stored.user_id, stored.spec, stored.state, stored.version) == (
+        book.id,
+        book.user_id,
+        book.spec,
+        BookState.IN_PROGRESS,
+        1,
+    )
+    assert stored.questions == book.questions and stored.cover_key == book.cover_key
+    assert stored.created_at == book.created_at and stored.expires_at == book.expires_at
+
+
+async def test_a_generating_book_keeps_its_attempt_and_lease(store: RedisBookStore) -> None:
+    book = new_book()
+    await store.add(book)
+    now = datetime.now(UTC)
+    book.begin_generation("attempt-1", ChildInput("a map"), now, timedelta(seconds=30))
+    await store.update(book, expected_version=1)
+    stored = await store.get(book.user_id)
+    assert stored is not None and stored.generation == book.generation
+    assert stored.state_at(now) is BookState.GENERATING
+
+
+async def test_second_book_for_the_same_user_is_refused(store: RedisBookStore) -> None:
+    book = new_book()
+    await store.add(book)
+    other = Book.start(uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC))
+    other.open("staging/x.png", Questions(("q",)), datetime.now(UTC))
+    with pytest.raises(BookAlreadyInProgress):
+        await store.add(other)
+    stored = await store.get(book.user_id)
+    assert stored is not None and stored.id == book.id
+
+
+async def test_concurrent_adds_create_exactly_one_book(store: RedisBookStore) -> None:
+    first = new_book()
+    rivals = []
+    for _ in range(10):
+        rival = Book.start(uuid.uuid4(), first.user_id, first.spec, LIFETIME, datetime.now(UTC))
+        rival.open("staging/r.png", Questions(("q",)), datetime.now(UTC))
+        rivals.append(rival)
+    results = await asyncio.gather(*(store.add(b) for b in rivals), return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, BookAlreadyInProgress) for r in results if r is not None)
+
+
+async def test_update_with_a_stale_version_is_refused_and_changes_nothing(
+    store: RedisBookStore,
+) -> None:
+    book = new_book()
+    await store.add(book)
+    book.begin_generation("a", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
+    with pytest.raises(VersionConflict):
+        await store.update(book, expected_version=0)
+    stored = await store.get(book.user_id)
+    assert stored is not None and stored.version == 1 and stored.state is BookState.IN_PROGRESS
+
+
+async def test_update_of_a_discarded_book_is_refused(store: RedisBookStore) -> None:
+    book = new_book()
+    await store.add(book)
+    assert await store.delete(book.user_id)
+    book.begin_generation("a", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
+    with pytest.raises(VersionConflict):
+        await store.update(book, expected_version=1)
+    assert await store.get(book.user_id) is None
+
+
+async def test_concurrent_updates_from_one_version_let_exactly_one_win(
+    store: RedisBookStore,
+) -> None:
+    book = new_book()
+    await store.add(book)
+
+    copies = [await store.get(book.user_id) for _ in range(10)]
+    for n, copy in enumerate(copies):
+        assert copy is not None
+        copy.begin_generation(f"attempt-{n}", ChildInput("x"), datetime.now(UTC), timedelta(30))
+    results = await asyncio.gather(
+        *(store.update(c, expected_version=1) for c in copies if c), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, VersionConflict) for r in results if r is not None)
+    stored = await store.get(book.user_id)
+    assert stored is not None and stored.version == 2
+
+
+async def test_every_write_sets_the_key_expiry_to_the_book_expiry(
+    store: RedisBookStore, redis_client: Redis
+) -> None:
+    start = datetime.now(UTC)
+    book = new_book(start)
+    await store.add(book)
+    first_expiry = await redis_client.pexpiretime(book_key(book.user_id))
+    assert abs(first_expiry - book.expires_at.timestamp() * 1000) < 5
+    later = start + timedelta(minutes=30)
+    book.begin_generation("a", ChildInput("x"), later, timedelta(seconds=30))
+    await store.update(book, expected_version=1)
+    second_expiry = await redis_client.pexpiretime(book_key(book.user_id))
+    assert second_expiry - first_expiry == pytest.approx(30 * 60 * 1000, abs=5)
+
+
+async def test_expiry_never_passes_the_books_max_age(
+    store: RedisBookStore, redis_client: Redis
+) -> None:
+    start = datetime.now(UTC)
+    book = new_book(start)
+    await store.add(book)
+    book.begin_generation("a", ChildInput("x"), start + timedelta(hours=2, minutes=30), timedelta(30))
+    await store.update(book, expected_version=1)
+    expiry = await redis_client.pexpiretime(book_key(book.user_id))
+    assert expiry == pytest.approx((start + LIFETIME.max_age).timestamp() * 1000, abs=5)
+
+
+async def test_reading_does_not_move_the_expiry(store: RedisBookStore, redis_client: Redis) -> None:
+    book = new_book()
+    await store.add(book)
+    before = await redis_client.pexpiretime(book_key(book.user_id))
+    await store.get(book.user_id)
+    assert await redis_client.pexpiretime(book_key(book.user_id)) == before
+
+
+async def test_an_expired_book_is_gone(store: RedisBookStore) -> None:
+    now = datetime.now(UTC)
+    book = new_book(now - LIFETIME.max_age + timedelta(milliseconds=300))
+    book.begin_generation("a", ChildInput("x"), now, timedelta(seconds=30))
+    await store.add(book)
+    assert await store.get(book.user_id) is not None
+    await asyncio.sleep(0.5)
+    assert await store.get(book.user_id) is None
+
+
+async def test_delete_at_a_stale_version_keeps_the_book(store: RedisBookStore) -> None:
+    book = new_book()
+    await store.add(book)
+    assert not await store.delete(book.user_id, expected_version=7)
+    assert await store.get(book.user_id) is not None
+    assert await store.delete(book.user_id, expected_version=1)
+    assert not await store.delete(book.user_id)
+
+
+async def test_unreachable_redis_is_store_unavailable() -> None:
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    store = RedisBookStore(client)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get(UserId("someone"))
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await client.aclose()
+

@@ -1,0 +1,553 @@
+"""Hand-written in-memory fakes of every port, for the unit tests of the use cases.
+
+Each fake keeps the semantics its port documents (compare-and-set, add-if-absent, idempotent
+promote, ...) and lets a test script failures, delays and answers. Every async method yields to the
+event loop once, so that concurrent use cases really interleave as they would over a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from app.application.errors import (
+    BookAlreadyInProgress,
+    DatabaseUnavailable,
+    GenerationFailed,
+    ImageNotFound,
+    ImageStorageUnavailable,
+    InvalidCursor,
+    StoreUnavailable,
+    VersionConflict,
+)
+from app.application.image_keys import STAGING_PREFIX, is_valid_key
+from app.application.ports import (
+    BookInProgressRepository,
+    Clock,
+    ContextGenerator,
+    FinishedBookPage,
+    FinishedBookRepository,
+    IdGenerator,
+    IllustrationRequest,
+    Illustrator,
+    Image,
+    ImageStorage,
+    PageText,
+    QuestionGenerator,
+)
+from app.application.use_cases.delete_book import DeleteFinishedBook
+from app.application.use_cases.discard_book import DiscardBook
+from app.application.use_cases.finish_book import FinishBook
+from app.application.use_cases.queries import BookQueries
+from app.application.use_cases.start_book import StartBook
+from app.application.use_cases.write_page import WritePage
+from app.domain.book import Book
+from app.domain.finished import FinishedBook
+from app.domain.values import (
+    BookLifetime,
+    BookSpec,
+    Character,
+    ChildInput,
+    Questions,
+    StoryContext,
+    UserId,
+)
+
+T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+PNG = b"\x89PNG\r\n\x1a\nfake-image"
+ALICE = UserId("alice")
+BOB = UserId("bob")
+LIFETIME = BookLifetime(ttl=timedelta(days=1), max_age=timedelta(days=7))
+LEASE = timedelta(seconds=60)
+
+
+# -- domain builders -------------------------------------------------------------------------
+
+
+def make_spec(page_count: int = 3, **kwargs: object) -> BookSpec:
+    characters = kwargs.pop("characters", (Character("Momo", "a brave little rabbit"),))
+    return BookSpec(characters, page_count, **kwargs)  # type: ignore[arg-type]
+
+
+def new_book(
+    page_count: int = 3,
+    *,
+    user: UserId = ALICE,
+    book_id: UUID | None = None,
+    now: datetime = T0,
+    lifetime: BookLifetime = LIFETIME,
+) -> Book:
+    """A book just started: bookInit, version 0."""
+    return Book.start(book_id or UUID(int=0xB00C), user, make_spec(page_count), lifetime, now)
+
+
+def cover_of(book: Book) -> str:
+    return f"staging/{book.user_id}/{book.id}/{UUID(int=0xC0)}.png"
+
+
+def image_of(book: Book, number: int) -> str:
+    return f"staging/{book.user_id}/{book.id}/{UUID(int=0x1000 + number)}.png"
+
+
+def opened_book(page_count: int = 3, *, now: datetime = T0, **kwargs: object) -> Book:
+    """A book in bookInProgress with its cover and opening questions, no page yet."""
+    book = new_book(page_count, now=now, **kwargs)  # type: ignore[arg-type]
+    book.open(cover_of(book), Questions(("Where does Momo go?",)), now)
+    return book
+
+
+def write_pages(book: Book, count: int, *, now: datetime = T0) -> Book:
+    """Write `count` pages through the aggregate's own begin/complete moves."""
+    for _ in range(count):
+        number = len(book.pages) + 1
+        attempt = f"attempt-{number}"
+        book.begin_generation(attempt, ChildInput(f"idea {number}"), now, LEASE)
+        last = number == book.spec.page_count
+        questions = Questions() if last else Questions((f"after {number}?",))
+        book.complete_page(attempt, f"text {number}", image_of(book, number), questions, now)
+    return book
+
+
+def done_book(page_count: int = 3, *, now: datetime = T0, **kwargs: object) -> Book:
+    book = opened_book(page_count, now=now, **kwargs)
+    return write_pages(book, page_count, now=now)
+
+
+# -- time and ids ----------------------------------------------------------------------------
+
+
+class FakeClock(Clock):
+    def __init__(self, start: datetime = T0) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self._now += delta if delta is not None else timedelta(**kwargs)
+        return self._now
+
+
+class SequentialIds(IdGenerator):
+    """UUID(int=1), UUID(int=2), ... so tests can name every id in advance."""
+
+    def __init__(self, start: int = 1) -> None:
+        self._next = start
+        self.issued: list[UUID] = []
+
+    def new_id(self) -> UUID:
+        value = UUID(int=self._next)
+        self._next += 1
+        self.issued.append(value)
+        return value
+
+
+# -- failure injection -----------------------------------------------------------------------
+
+
+class Faults:
+    """Scripted failures by operation name: `once` raises on the next call only, `always` on all."""
+
+    def __init__(self, default: type[Exception]) -> None:
+        self._default = default
+        self._once: dict[str, list[BaseException]] = {}
+        self._always: dict[str, BaseException] = {}
+        self.calls: dict[str, int] = {}
+
+    def once(self, operation: str, error: BaseException | None = None) -> None:
+        self._once.setdefault(operation, []).append(error or self._default(f"{operation} failed"))
+
+    def always(self, operation: str, error: BaseException | None = None) -> None:
+        self._always[operation] = error or self._default(f"{operation} failed")
+
+    def clear(self) -> None:
+        self._once.clear()
+        self._always.clear()
+
+    def check(self, operation: str) -> None:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        if self._once.get(operation):
+            raise self._once[operation].pop(0)
+        if operation in self._always:
+            raise self._always[operation]
+
+
+# -- book in progress ------------------------------------------------------------------------
+
+
+class InMemoryBookStore(BookInProgressRepository):
+    """One book per user, stored as a deep copy (what a caller does to its Book stays its own).
+
+    `update` is a real compare-and-set: the stored book must be the same book (same id) at the
+    expected version, otherwise `VersionConflict`.
+    """
+
+    def __init__(self) -> None:
+        self._books: dict[UserId, Book] = {}
+        self.faults = Faults(StoreUnavailable)
+        self.writes = 0
+
+    async def get(self, user_id: UserId) -> Book | None:
+        await asyncio.sleep(0)
+        self.faults.check("get")
+        stored = self._books.get(user_id)
+        return copy.deepcopy(stored) if stored is not None else None
+
+    async def add(self, book: Book) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("add")
+        if book.user_id in self._books:
+            raise BookAlreadyInProgress(f"user {book.user_id} already has a book in progress")
+        self._books[book.user_id] = copy.deepcopy(book)
+        self.writes += 1
+
+    async def update(self, book: Book, expected_version: int) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("update")
+        stored = self._books.get(book.user_id)
+        if stored is None or stored.id != book.id or stored.version != expected_version:
+            raise VersionConflict("the stored book changed or is gone")
+        self._books[book.user_id] = copy.deepcopy(book)
+        self.writes += 1
+
+    async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
+        await asyncio.sleep(0)
+        self.faults.check("delete")
+        stored = self._books.get(user_id)
+        if stored is None:
+            return False
+        if expected_version is not None and stored.version != expected_version:
+            return False
+        del self._books[user_id]
+        return True
+
+    async def ping(self) -> None:
+        self.faults.check("ping")
+
+    # -- test helpers (synchronous peeks, no fault injection) ----------------------------------
+
+    def peek(self, user_id: UserId) -> Book | None:
+        stored = self._books.get(user_id)
+        return copy.deepcopy(stored) if stored is not None else None
+
+    def put_directly(self, book: Book) -> None:
+        self._books[book.user_id] = copy.deepcopy(book)
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+
+# -- finished books --------------------------------------------------------------------------
+
+
+class InMemoryFinishedBooks(FinishedBookRepository):
+    """Add-if-absent by id; newest-first listing with an opaque `after:<id>` cursor."""
+
+    def __init__(self) -> None:
+        self._rows: dict[UUID, FinishedBook] = {}
+        self.faults = Faults(DatabaseUnavailable)
+        self.inserts = 0
+
+    async def add(self, book: FinishedBook) -> FinishedBook:
+        await asyncio.sleep(0)
+        self.faults.check("add")
+        if book.id not in self._rows:
+            self._rows[book.id] = book
+            self.inserts += 1
+        return self._rows[book.id]
+
+    async def get(self, book_id: UUID) -> FinishedBook | None:
+        await asyncio.sleep(0)
+        self.faults.check("get")
+        return self._rows.get(book_id)
+
+    async def list_for_user(
+        self, user_id: UserId, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
+        await asyncio.sleep(0)
+        self.faults.check("list_for_user")
+        mine = sorted(
+            (b for b in self._rows.values() if b.user_id == user_id),
+            key=lambda b: (b.finished_at, b.id),
+            reverse=True,
+        )
+        start = 0
+        if cursor is not None:
+            ids = [str(b.id) for b in mine]
+            if not cursor.startswith("after:") or cursor.removeprefix("after:") not in ids:
+                raise InvalidCursor("unknown cursor")
+            start = ids.index(cursor.removeprefix("after:")) + 1
+        window = mine[start : start + limit]
+        more = start + limit < len(mine)
+        next_cursor = f"after:{window[-1].id}" if more and window else None
+        return FinishedBookPage([b.summary() for b in window], next_cursor)
+
+    async def delete(self, book_id: UUID) -> bool:
+        await asyncio.sleep(0)
+        self.faults.check("delete")
+        return self._rows.pop(book_id, None) is not None
+
+    async def ping(self) -> None:
+        self.faults.check("ping")
+
+    def rows(self) -> list[FinishedBook]:
+        return list(self._rows.values())
+
+    def put_directly(self, book: FinishedBook) -> None:
+        self._rows[book.id] = book
+
+
+# -- images ----------------------------------------------------------------------------------
+
+
+class InMemoryImages(ImageStorage):
+    """Images by key. Only keys of the documented layout are accepted (a wrong key is a bug).
+
+    `promote` is idempotent as the port says: a permanent copy that already exists is kept even
+    when its staged original is gone. Fault names: put, promote (before any copy), promote_copy
+    (before each copy, to fail half-way), delete, delete_key (before each key), read.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Image] = {}
+        self.faults = Faults(ImageStorageUnavailable)
+
+    async def put(self, key: str, image: Image) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("put")
+        self._valid(key)
+        self.objects[key] = image
+
+    async def promote(self, copies: Mapping[str, str]) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("promote")
+        for staged, permanent in copies.items():
+            self._valid(staged)
+            self._valid(permanent)
+            if not staged.startswith(STAGING_PREFIX) or permanent.startswith(STAGING_PREFIX):
+                raise AssertionError(f"promote goes staged -> permanent, not {staged} -> {permanent}")
+            self.faults.check("promote_copy")
+            if staged in self.objects:
+                self.objects[permanent] = self.objects[staged]
+            elif permanent not in self.objects:
+                raise ImageNotFound(staged)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("delete")
+        for key in keys:
+            self._valid(key)
+            self.faults.check("delete_key")
+            self.objects.pop(key, None)
+
+    async def read(self, key: str) -> Image:
+        await asyncio.sleep(0)
+        self.faults.check("read")
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise ImageNotFound(key) from None
+
+    def url(self, key: str) -> str:
+        return f"https://images.test/{key}?sig=fake"
+
+    async def ping(self) -> None:
+        self.faults.check("ping")
+
+    def staged(self) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(STAGING_PREFIX))
+
+    def permanent(self) -> list[str]:
+        return sorted(k for k in self.objects if not k.startswith(STAGING_PREFIX))
+
+    @staticmethod
+    def _valid(key: str) -> None:
+        if not is_valid_key(key):
+            raise AssertionError(f"a use case used a key outside the layout: {key!r}")
+
+
+# -- generators ------------------------------------------------------------------------------
+
+
+class Script:
+    """What a scripted generator does when called: log, wait at its gate, fail or answer.
+
+    `events` is a log that several generators may share to prove the order they ran in:
+    "<name>:start", then "<name>:end" or "<name>:fail".
+    """
+
+    def __init__(self, name: str, events: list[str] | None = None) -> None:
+        self.name = name
+        self.events: list[str] = events if events is not None else []
+        self.calls = 0
+        self.started = asyncio.Event()
+        self.gate: asyncio.Event | None = None
+        self._failures: list[BaseException] = []
+        self.always_fail: BaseException | None = None
+        self.cancelled = 0
+
+    def hold(self) -> asyncio.Event:
+        """From now on every call waits until the returned event is set."""
+        self.gate = asyncio.Event()
+        return self.gate
+
+    def fail_next(self, error: BaseException | None = None) -> None:
+        self._failures.append(error or GenerationFailed(f"{self.name} failed"))
+
+    async def _run(self) -> None:
+        self.calls += 1
+        self.events.append(f"{self.name}:start")
+        self.started.set()
+        try:
+            await asyncio.sleep(0)
+            if self.gate is not None:
+                await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            self.events.append(f"{self.name}:cancelled")
+            raise
+        if self._failures:
+            self.events.append(f"{self.name}:fail")
+            raise self._failures.pop(0)
+        if self.always_fail is not None:
+            self.events.append(f"{self.name}:fail")
+            raise self.always_fail
+        self.events.append(f"{self.name}:end")
+
+
+class ScriptedPageWriter(ContextGenerator):
+    def __init__(self, events: list[str] | None = None) -> None:
+        self.script = Script("text", events)
+        self.requests: list[tuple[StoryContext, str]] = []
+        self.next_texts: list[str] = []
+
+    async def create(self, context: StoryContext, child_input: str) -> PageText:
+        self.requests.append((context, child_input))
+        await self.script._run()
+        if self.next_texts:
+            return PageText(self.next_texts.pop(0))
+        return PageText(f"Page {context.next_page_number}. {child_input}, and then it happened.")
+
+
+class ScriptedQuestionAsker(QuestionGenerator):
+    def __init__(self, events: list[str] | None = None) -> None:
+        self.script = Script("questions", events)
+        self.requests: list[StoryContext] = []
+        self.answer: list[str] = ["What does Momo see next?", "Who comes to help?"]
+
+    async def create(self, context: StoryContext) -> list[str]:
+        self.requests.append(context)
+        await self.script._run()
+        return list(self.answer)
+
+
+class ScriptedIllustrator(Illustrator):
+    def __init__(self, events: list[str] | None = None) -> None:
+        self.script = Script("image", events)
+        self.requests: list[IllustrationRequest] = []
+
+    async def draw(self, request: IllustrationRequest) -> Image:
+        self.requests.append(request)
+        await self.script._run()
+        return Image(PNG + f" {request.kind} {request.page_number}".encode())
+
+
+# -- everything together ---------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Every fake, wired once per test."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    ids: SequentialIds = field(default_factory=SequentialIds)
+    books: InMemoryBookStore = field(default_factory=InMemoryBookStore)
+    finished: InMemoryFinishedBooks = field(default_factory=InMemoryFinishedBooks)
+    images: InMemoryImages = field(default_factory=InMemoryImages)
+    events: list[str] = field(default_factory=list)
+    writer: ScriptedPageWriter = field(init=False)
+    asker: ScriptedQuestionAsker = field(init=False)
+    illustrator: ScriptedIllustrator = field(init=False)
+
+    lifetime: BookLifetime = LIFETIME
+    lease: timedelta = LEASE
+
+    def __post_init__(self) -> None:
+        self.writer = ScriptedPageWriter(self.events)
+        self.asker = ScriptedQuestionAsker(self.events)
+        self.illustrator = ScriptedIllustrator(self.events)
+
+    # -- the use cases, wired to the fakes -----------------------------------------------------
+
+    def start_book(self) -> StartBook:
+        return StartBook(
+            self.books,
+            self.images,
+            self.illustrator,
+            self.asker,
+            self.clock,
+            self.ids,
+            self.lifetime,
+        )
+
+    def write_page(self) -> WritePage:
+        return WritePage(
+            self.books,
+            self.images,
+            self.writer,
+            self.asker,
+            self.illustrator,
+            self.clock,
+            self.ids,
+            self.lease,
+        )
+
+    def finish_book(self) -> FinishBook:
+        return FinishBook(self.books, self.finished, self.images, self.clock)
+
+    def discard_book(self) -> DiscardBook:
+        return DiscardBook(self.books)
+
+    def delete_finished(self) -> DeleteFinishedBook:
+        return DeleteFinishedBook(self.finished, self.images)
+
+    def queries(self) -> BookQueries:
+        return BookQueries(self.books, self.finished)
+
+    # -- common journeys -------------------------------------------------------------------
+
+    async def started(self, page_count: int = 3, user: UserId = ALICE) -> Book:
+        return await self.start_book().execute(user, make_spec(page_count))
+
+    async def write(self, text: str = "Momo finds a map", user: UserId = ALICE) -> Book:
+        return await self.write_page().execute(user, ChildInput(text))
+
+    async def done(self, page_count: int = 3, user: UserId = ALICE) -> Book:
+        book = await self.started(page_count, user)
+        for number in range(1, page_count + 1):
+            book = await self.write(f"idea {number}", user)
+        return book
+
+
+async def wait_until(condition: Callable[[], bool], *, turns: int = 10_000) -> None:
+    """Let the event loop run until `condition` holds (fails the test instead of hanging)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never came true")
+
+
+async def reached(event: asyncio.Event, *, seconds: float = 2.0) -> None:
+    """Wait for `event`, failing the test instead of hanging when it never comes."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        raise AssertionError("the awaited step never happened") from None
