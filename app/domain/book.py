@@ -38,7 +38,7 @@ class BookState(StrEnum):
     DONE = "done"
 
 
-# The one table of allowed moves. Finishing turns a `done` book into a FinishedBook; it is not a state.
+# The one table of allowed moves. Finishing turns a `done` book into a FinishedBook (not a state).
 TRANSITIONS: dict[BookState, frozenset[BookState]] = {
     BookState.INIT: frozenset({BookState.IN_PROGRESS}),
     BookState.IN_PROGRESS: frozenset({BookState.GENERATING}),
@@ -74,7 +74,12 @@ class Book:
         if now.tzinfo is None:
             raise InvalidValue("now", "must be timezone-aware")
         return cls(
-            id=book_id, user_id=user_id, spec=spec, lifetime=lifetime, created_at=now, updated_at=now
+            id=book_id,
+            user_id=user_id,
+            spec=spec,
+            lifetime=lifetime,
+            created_at=now,
+            updated_at=now,
         )
 
     def open(self, cover_key: str, questions: Questions, now: datetime) -> None:
@@ -93,7 +98,7 @@ class Book:
     # -- generation ------------------------------------------------------------------------
 
     def state_at(self, now: datetime) -> BookState:
-        """The state as clients see it: a generation whose lease has passed no longer holds the book."""
+        """The state clients see: a generation whose lease has passed no longer holds the book."""
         if (
             self.state is BookState.GENERATING
             and self.generation is not None

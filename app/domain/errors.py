@@ -27,7 +27,7 @@ class BookComplete(InvalidBookState):
 
 
 class StaleGeneration(InvalidBookState):
-    """A writer whose attempt is no longer the book's current one (its lease passed or it was replaced)."""
+    """A writer whose attempt is no longer the current one (its lease passed or it was replaced)."""
 
 
 class BookNotDone(InvalidBookState):

@@ -1,4 +1,4 @@
-"""Logging through structlog: readable lines in development, one JSON object a line in production."""
+"""Logging through structlog: readable lines in development, JSON lines in production."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     public_base_url: str | None = Field(
         default=None,
-        description="Base of the image links the service signs itself; the request's own when unset.",
+        description="Base of the service's own image links; the request's own when unset.",
     )
 
     database_url: str | None = None

@@ -16,7 +16,7 @@ from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides
 from app.interfaces.http.app import create_app
 
-SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef0123"
 AUDIENCE = "littlewriter"
 BOOK = {
     "characters": [{"name": "Momo", "description": "a brave little rabbit with a red scarf"}],

@@ -9,11 +9,17 @@ from tests.api.conftest import assert_problem, auth, finished_book, start, write
 
 async def test_admin_reads_a_users_book_in_progress(client: httpx.AsyncClient) -> None:
     book = await start(client, "bob")
-    response = await client.get("/v1/admin/users/bob/books/current", headers=auth("root", admin=True))
+    response = await client.get(
+        "/v1/admin/users/bob/books/current", headers=auth("root", admin=True)
+    )
     assert response.status_code == 200 and response.json()["id"] == book["id"]
-    missing = await client.get("/v1/admin/users/carol/books/current", headers=auth("root", admin=True))
+    missing = await client.get(
+        "/v1/admin/users/carol/books/current", headers=auth("root", admin=True)
+    )
     assert_problem(missing, 404, "no_book_in_progress")
-    invalid = await client.get("/v1/admin/users/no%20such/books/current", headers=auth("r", admin=True))
+    invalid = await client.get(
+        "/v1/admin/users/no%20such/books/current", headers=auth("r", admin=True)
+    )
     assert_problem(invalid, 404, "no_book_in_progress")
 
 

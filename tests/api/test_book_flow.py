@@ -25,7 +25,11 @@ async def test_starting_a_book_returns_it_open_with_cover_and_questions(
 
 
 async def test_strings_are_stored_trimmed(client: httpx.AsyncClient) -> None:
-    body = {**BOOK, "characters": [{"name": "  Momo  ", "description": " brave "}], "setting": " x "}
+    body = {
+        **BOOK,
+        "characters": [{"name": "  Momo  ", "description": " brave "}],
+        "setting": " x ",
+    }
     book = (await client.post("/v1/books", json=body, headers=auth())).json()
     assert book["characters"] == [{"name": "Momo", "description": "brave"}]
     assert book["setting"] == "x"
@@ -92,7 +96,9 @@ async def test_finishing_keeps_the_book_with_permanent_images(client: httpx.Asyn
     assert set(book["pages"][0]) == {"number", "text", "image_url"}
     assert f"/images/books/{book['id']}/cover.png?" in book["cover_image_url"]
     assert f"/images/books/{book['id']}/pages/2.png?" in book["pages"][1]["image_url"]
-    assert_problem(await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress")
+    assert_problem(
+        await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress"
+    )
     for url in [book["cover_image_url"], *(p["image_url"] for p in book["pages"])]:
         image = await client.get(url)
         assert image.status_code == 200 and image.headers["content-type"] == "image/png"
@@ -123,13 +129,19 @@ async def test_discarding_drops_the_book(client: httpx.AsyncClient) -> None:
     await start(client)
     response = await client.delete("/v1/books/current", headers=auth())
     assert response.status_code == 204 and response.content == b""
-    assert_problem(await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress")
-    assert_problem(await client.delete("/v1/books/current", headers=auth()), 404, "no_book_in_progress")
+    assert_problem(
+        await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress"
+    )
+    assert_problem(
+        await client.delete("/v1/books/current", headers=auth()), 404, "no_book_in_progress"
+    )
 
 
 async def test_without_a_book_page_writes_are_404(client: httpx.AsyncClient) -> None:
     assert_problem(await write(client, "hello"), 404, "no_book_in_progress")
-    assert_problem(await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress")
+    assert_problem(
+        await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress"
+    )
 
 
 async def test_shelf_lists_finished_books_newest_first_across_pages(
@@ -163,7 +175,9 @@ async def test_deleting_a_finished_book_removes_it_and_its_images(
     book = await finished_book(client, pages=1)
     response = await client.delete(f"/v1/books/{book['id']}", headers=auth())
     assert response.status_code == 204
-    assert_problem(await client.get(f"/v1/books/{book['id']}", headers=auth()), 404, "book_not_found")
+    assert_problem(
+        await client.get(f"/v1/books/{book['id']}", headers=auth()), 404, "book_not_found"
+    )
     assert_problem(await client.get(book["cover_image_url"]), 404, "not_found")
     again = await client.delete(f"/v1/books/{book['id']}", headers=auth())
     assert_problem(again, 404, "book_not_found")
@@ -172,7 +186,9 @@ async def test_deleting_a_finished_book_removes_it_and_its_images(
 
 async def test_unknown_or_malformed_book_ids_are_404(client: httpx.AsyncClient) -> None:
     for book_id in ["0b6a3d55-9f29-4a57-9a43-3c1b7a1e2f10", "not-a-uuid", "1"]:
-        assert_problem(await client.get(f"/v1/books/{book_id}", headers=auth()), 404, "book_not_found")
+        assert_problem(
+            await client.get(f"/v1/books/{book_id}", headers=auth()), 404, "book_not_found"
+        )
         assert_problem(
             await client.delete(f"/v1/books/{book_id}", headers=auth()), 404, "book_not_found"
         )
@@ -190,6 +206,8 @@ async def test_health_and_ready_need_no_token(client: httpx.AsyncClient) -> None
 
 async def test_openapi_documents_the_bearer_scheme(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
-    assert any(s.get("scheme") == "bearer" for s in schema["components"]["securitySchemes"].values())
+    assert any(
+        s.get("scheme") == "bearer" for s in schema["components"]["securitySchemes"].values()
+    )
     assert "/v1/books/current/pages" in schema["paths"]
     assert (await client.get("/docs")).status_code == 200

@@ -77,7 +77,9 @@ async def test_discarding_while_generating_ends_the_write_with_404(
     assert (await client.delete("/v1/books/current", headers=auth())).status_code == 204
     illustrator.gate.set()
     assert_problem(await asyncio.wait_for(pending, 10), 404, "no_book_in_progress")
-    assert_problem(await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress")
+    assert_problem(
+        await client.get("/v1/books/current", headers=auth()), 404, "no_book_in_progress"
+    )
 
 
 async def test_concurrent_starts_create_one_book(client: httpx.AsyncClient) -> None:

@@ -33,7 +33,11 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _token(data_dir: Path, user: str, *extra: str) -> str:
     result = subprocess.run(
-        [*CLI, "token", user, *extra], env=_env(data_dir), capture_output=True, text=True, check=True
+        [*CLI, "token", user, *extra],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.count("\n") == 1  # the token and nothing else
     return result.stdout.strip()
@@ -71,8 +75,13 @@ def test_cli_tokens_and_finished_books_survive_a_restart(tmp_path: Path) -> None
     token = _token(tmp_path, "alice")
     headers = {"Authorization": f"Bearer {token}"}
     with serving(tmp_path) as api:
-        assert api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).status_code == 201
-        assert api.post("/v1/books/current/pages", json={"input": "the end"}, headers=headers).is_success
+        assert (
+            api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).status_code
+            == 201
+        )
+        assert api.post(
+            "/v1/books/current/pages", json={"input": "the end"}, headers=headers
+        ).is_success
         finished = api.post("/v1/books/current/finish", json={"title": "Kept"}, headers=headers)
         assert finished.status_code == 201
         book_id = finished.json()["id"]
@@ -101,7 +110,9 @@ def test_a_book_in_progress_survives_a_restart_on_the_embedded_store(tmp_path: P
             "a map",
         )
         assert after["expires_at"] == before["expires_at"]
-        assert api.post("/v1/books/current/pages", json={"input": "next"}, headers=headers).is_success
+        assert api.post(
+            "/v1/books/current/pages", json={"input": "next"}, headers=headers
+        ).is_success
 
 
 def test_token_refuses_a_bad_user_id(tmp_path: Path) -> None:

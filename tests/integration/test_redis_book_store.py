@@ -46,9 +46,7 @@ def store(redis_client: Redis) -> RedisBookStore:
 def new_book(created: datetime | None = None, pages: int = 3) -> Book:
     created = created or datetime.now(UTC)
     user = UserId(f"user-{uuid.uuid4().hex[:12]}")
-    spec = BookSpec(
-        (Character("모모", "a rabbit 🐰"),), pages, Language.KO, 5, "a snowy forest"
-    )
+    spec = BookSpec((Character("모모", "a rabbit 🐰"),), pages, Language.KO, 5, "a snowy forest")
     book = Book.start(uuid.uuid4(), user, spec, LIFETIME, created)
     book.open(f"staging/{user}/{book.id}/{uuid.uuid4()}.png", Questions(("What next?",)), created)
     return book
@@ -166,7 +164,9 @@ async def test_expiry_never_passes_the_books_max_age(
     start = datetime.now(UTC)
     book = new_book(start)
     await store.add(book)
-    book.begin_generation("a", ChildInput("x"), start + timedelta(hours=2, minutes=30), timedelta(30))
+    book.begin_generation(
+        "a", ChildInput("x"), start + timedelta(hours=2, minutes=30), timedelta(30)
+    )
     await store.update(book, expected_version=1)
     expiry = await redis_client.pexpiretime(book_key(book.user_id))
     assert expiry == pytest.approx((start + LIFETIME.max_age).timestamp() * 1000, abs=5)
@@ -209,4 +209,3 @@ async def test_unreachable_redis_is_store_unavailable() -> None:
             await store.ping()
     finally:
         await client.aclose()
-

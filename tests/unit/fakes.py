@@ -157,12 +157,14 @@ class Faults:
 
     def __init__(self, default: type[Exception]) -> None:
         self._default = default
-        self._once: dict[str, list[BaseException]] = {}
+        self._once: dict[str, list[tuple[int, BaseException]]] = {}
         self._always: dict[str, BaseException] = {}
         self.calls: dict[str, int] = {}
 
-    def once(self, operation: str, error: BaseException | None = None) -> None:
-        self._once.setdefault(operation, []).append(error or self._default(f"{operation} failed"))
+    def once(self, operation: str, error: BaseException | None = None, *, after: int = 0) -> None:
+        """Fail one call of `operation`: the next one, or the one after `after` more succeed."""
+        failure = error or self._default(f"{operation} failed")
+        self._once.setdefault(operation, []).append((self.calls.get(operation, 0) + after, failure))
 
     def always(self, operation: str, error: BaseException | None = None) -> None:
         self._always[operation] = error or self._default(f"{operation} failed")
@@ -172,9 +174,13 @@ class Faults:
         self._always.clear()
 
     def check(self, operation: str) -> None:
-        self.calls[operation] = self.calls.get(operation, 0) + 1
-        if self._once.get(operation):
-            raise self._once[operation].pop(0)
+        seen = self.calls.get(operation, 0)
+        self.calls[operation] = seen + 1
+        pending = self._once.get(operation, [])
+        for index, (at, failure) in enumerate(pending):
+            if at == seen:
+                del pending[index]
+                raise failure
         if operation in self._always:
             raise self._always[operation]
 
@@ -332,7 +338,9 @@ class InMemoryImages(ImageStorage):
             self._valid(staged)
             self._valid(permanent)
             if not staged.startswith(STAGING_PREFIX) or permanent.startswith(STAGING_PREFIX):
-                raise AssertionError(f"promote goes staged -> permanent, not {staged} -> {permanent}")
+                raise AssertionError(
+                    f"promote goes staged -> permanent, not {staged} -> {permanent}"
+                )
             self.faults.check("promote_copy")
             if staged in self.objects:
                 self.objects[permanent] = self.objects[staged]

@@ -85,12 +85,13 @@ def test_the_transition_table_is_exactly_the_documented_state_machine() -> None:
         "generating",
         "done",
     }
-    assert TRANSITIONS == {
+    expected = {
         BookState.INIT: {BookState.IN_PROGRESS},
         BookState.IN_PROGRESS: {BookState.GENERATING},
         BookState.GENERATING: {BookState.IN_PROGRESS, BookState.DONE},
         BookState.DONE: set(),
     }
+    assert expected == TRANSITIONS
 
 
 # -- start and open --------------------------------------------------------------------------

@@ -38,7 +38,7 @@ class IllustrationKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IllustrationRequest:
-    """What to draw. For a page, `scene` is the child's idea (the page text is written meanwhile)."""
+    """What to draw. For a page, `scene` is the child's idea: the text is written meanwhile."""
 
     context: StoryContext
     kind: IllustrationKind

@@ -23,11 +23,13 @@ class BookInProgressRepository(ABC):
 
     @abstractmethod
     async def update(self, book: Book, expected_version: int) -> None:
-        """Store `book` only if the stored one still has `expected_version` (else `VersionConflict`)."""
+        """Store `book` only if the stored one is the same book (same id) and still has
+        `expected_version`; else `VersionConflict`. The id matters: a book discarded and started
+        again can reach the version a late writer of the old one expects."""
 
     @abstractmethod
     async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
-        """Remove the user's book (only at `expected_version` when given). True when one was removed."""
+        """Remove the user's book (only at `expected_version` when given); True if one was."""
 
     @abstractmethod
     async def ping(self) -> None: ...

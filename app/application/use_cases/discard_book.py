@@ -6,7 +6,7 @@ from app.domain.values import UserId
 
 
 class DiscardBook:
-    """Drop the user's book in progress, whatever its state; its staged images expire on their own."""
+    """Drop the user's book in progress, whatever its state; its staged images expire."""
 
     def __init__(self, books: BookInProgressRepository) -> None:
         self._books = books

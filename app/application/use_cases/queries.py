@@ -24,7 +24,7 @@ class BookQueries:
         return book
 
     async def finished(self, book_id: UUID, owner: UserId | None) -> FinishedBook:
-        """The finished book; with `owner` given (every non-admin call) someone else's is not found."""
+        """The finished book; with `owner` given (non-admin calls) another's is not found."""
         book = await self._finished.get(book_id)
         if book is None or (owner is not None and book.user_id != owner):
             raise BookNotFound("no such book")

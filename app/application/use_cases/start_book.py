@@ -54,7 +54,9 @@ class StartBook:
         try:
             opening = Questions(tuple(suggestions))
         except InvalidValue as error:
-            raise GenerationFailed(f"the question generator gave unusable questions: {error}") from None
+            raise GenerationFailed(
+                f"the question generator gave unusable questions: {error}"
+            ) from None
         if not opening.items:
             raise GenerationFailed("the question generator gave no question")
         key = staging_key(user_id, book.id, self._ids.new_id())

@@ -85,8 +85,8 @@ class WritePage:
 
     async def _generate(self, book: Book, generation: Generation) -> tuple[str, Questions, str]:
         context = book.story_context()
-        (text, questions) = await self._text_then_questions(book, context, generation)
-        image = await (
+        (text, questions), image = await both(
+            self._text_then_questions(book, context, generation),
             self._illustrator.draw(
                 IllustrationRequest(
                     context, IllustrationKind.PAGE, generation.input, generation.page_number
@@ -111,7 +111,9 @@ class WritePage:
         try:
             questions = Questions(tuple(suggestions))
         except InvalidValue as error:
-            raise GenerationFailed(f"the question generator gave unusable questions: {error}") from None
+            raise GenerationFailed(
+                f"the question generator gave unusable questions: {error}"
+            ) from None
         if not questions.items:
             raise GenerationFailed("the question generator gave no question")
         return draft.text, questions

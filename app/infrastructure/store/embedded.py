@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 async def _load(client: Redis, snapshot: Path) -> int:
-    if not snapshot.exists():
+    if not await asyncio.to_thread(snapshot.exists):
         return 0
     entries = json.loads(await asyncio.to_thread(snapshot.read_text, "utf-8"))
     now_ms = int(time.time() * 1000)

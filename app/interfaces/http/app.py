@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
 from app.interfaces.http import problems
+from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.routes import admin, books, health, images
 
-DESCRIPTION = """A child and a parent write an illustrated picture book together, one page at a time.
+DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
 
 Get a token with `littlewriter token USER_ID`, press **Authorize**, then start a book,
 write its pages and finish it. Errors are RFC 9457 problem details with a stable `code`."""
@@ -32,8 +33,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(books.router)

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the services built in the lifespan, and the caller from the bearer token."""
+"""FastAPI dependencies: the services built in the lifespan, and the caller from the token."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from app.interfaces.composition import Services
 from app.interfaces.http.problems import Forbidden, Unauthorized
 from app.interfaces.http.views import LinkMaker
 
-_bearer = HTTPBearer(auto_error=False, description="A LittleWriter JWT (`littlewriter token USER_ID`).")
+_bearer = HTTPBearer(
+    auto_error=False, description="A LittleWriter JWT (`littlewriter token USER_ID`)."
+)
 
 
 def get_services(request: Request) -> Services:
@@ -61,5 +63,6 @@ def get_link_maker(request: Request, services: ServicesDep) -> LinkMaker:
         return f"{base}{url}" if url.startswith("/") else url
 
     return link
+
 
 Links = Annotated[LinkMaker, Depends(get_link_maker)]

@@ -13,7 +13,9 @@ from app.interfaces.http.problems import UnsupportedMediaType
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 class JsonRoute(APIRoute):

@@ -42,6 +42,14 @@ class UnsupportedMediaType(Exception):
     """The request body is not JSON."""
 
 
+class PayloadTooLarge(StarletteHTTPException):
+    """The request body is over the configured limit. An HTTPException, because FastAPI passes
+    those through while it reads a body and turns anything else into a 400."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
 # Most specific class first: the first match by isinstance wins.
 _ERRORS: list[tuple[type[Exception], HTTPStatus, str]] = [
     (Unauthorized, HTTPStatus.UNAUTHORIZED, "unauthorized"),
@@ -77,7 +85,7 @@ _HTTP_CODES = {
 _GENERIC_DETAIL = {
     GenerationFailed: "The story helper could not finish this page. Nothing was changed; "
     "please try again.",
-    DependencyUnavailable: "A service the storybook needs is not answering. Please try again shortly.",
+    DependencyUnavailable: "A service the storybook needs is not answering. Please try again soon.",
 }
 
 
@@ -99,12 +107,15 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def _for_error(error: Exception) -> JSONResponse:
+def _mapping(error: Exception) -> tuple[HTTPStatus, str]:
     for kind, status, code in _ERRORS:
         if isinstance(error, kind):
-            break
-    else:
-        raise error
+            return status, code
+    raise error
+
+
+def _for_error(error: Exception) -> JSONResponse:
+    status, code = _mapping(error)
     headers: dict[str, str] = {}
     detail = str(error)
     for generic_kind, generic_detail in _GENERIC_DETAIL.items():
@@ -153,7 +164,7 @@ def install(app: FastAPI) -> None:
         log.error("unhandled error", exc_info=error)
         return problem(500, "internal_error", "Something went wrong on our side.")
 
-    for kind, _status, _code in _ERRORS:
+    for kind, *_ in _ERRORS:
         app.add_exception_handler(kind, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -1,4 +1,4 @@
-"""Request and response bodies of API.md. Requests reject unknown fields and store strings trimmed."""
+"""Request and response bodies of API.md. Requests refuse unknown fields; strings are trimmed."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ class WritePageIn(Request):
 class FinishIn(Request):
     title: TitleText
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Momo and the Glowing Map"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Momo and the Glowing Map"}]}
+    )
 
 
 class AdminFinishIn(FinishIn):

@@ -11,11 +11,11 @@ _WHITESPACE = re.compile(r"\s+")
 _SPACE_BEFORE_MARK = re.compile(r"\s+([.,!?;:])")
 _REPEATED_MARKS = re.compile(r"([!?])[!?]+")
 _LONG_DOTS = re.compile(r"\.{4,}")
-_SENTENCE_START = re.compile(r"(^|[.!?…]\s+)([\"'“‘(]*)(\w)")
-_LONE_I = re.compile(r"(?<![\w'’])i(?=$|[\s,.!?;:'’])")
-_TRAILING_SOFT_MARKS = re.compile(r"[\s,;:\-–—]+$")
-_CLOSERS = "\"'”’)]」』"
-_TERMINALS = frozenset(".!?…。！？~")
+_SENTENCE_START = re.compile(r"(^|[.!?…]\s+)([\"'\u201c\u2018(]*)(\w)")
+_LONE_I = re.compile(r"(?<![\w'\u2019])i(?=$|[\s,.!?;:'\u2019])")
+_TRAILING_SOFT_MARKS = re.compile(r"[\s,;:\-\u2013—]+$")
+_CLOSERS = "\"'\u201d\u2019)]」』"
+_TERMINALS = frozenset(".!?…。\uff01\uff1f~")
 
 
 def tidy(text: str, *, english: bool, max_len: int) -> str:

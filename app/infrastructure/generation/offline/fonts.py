@@ -30,7 +30,15 @@ CJK_FONT_CANDIDATES: tuple[str, ...] = (
     "/System/Library/Fonts/AppleSDGothicNeo.ttc",
     "C:/Windows/Fonts/malgun.ttf",
 )
-_ASCII_TWINS = {"—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'", "…": "..."}
+_ASCII_TWINS = {
+    "\u2014": "-",
+    "\u2013": "-",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u2026": "...",
+}
 _NO_GLYPH_PROBE = "\uffff"  # a noncharacter: every font draws its "missing glyph" for it
 _local = threading.local()
 
@@ -108,7 +116,8 @@ class FontBook:
             lines = lines[:max_lines]
             last = lines[-1]
             while last and font.getlength(last + "...") > max_width:
-                last = last[:-1]
+                space = last.rfind(" ")
+                last = last[:space] if space > 0 else last[:-1]
             lines[-1] = last.rstrip() + "..."
         return lines
 

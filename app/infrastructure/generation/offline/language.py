@@ -26,7 +26,7 @@ _PARTICLES: Mapping[str, tuple[str, str]] = {
 }
 # How Korean reads a final digit: 영 일 삼 육 칠 팔 end in a consonant, 이 사 오 구 do not.
 _DIGIT_HAS_FINAL = dict(zip("0123456789", (1, 1, 0, 1, 0, 0, 1, 1, 1, 0), strict=True))
-# A rough guess for a Latin name read in Korean (Anna 안나가, Sam 샘이); other endings get both forms.
+# A rough guess for a Latin name read in Korean (Anna 안나가, Sam 샘이); else both forms.
 _LATIN_VOWEL_END = frozenset("aeiouyrw")
 _LATIN_CONSONANT_END = frozenset("lmn")
 _PLACEHOLDER = re.compile(r"\{([a-z]+)(은|이|을|와)?\}")
@@ -80,7 +80,7 @@ def fill(template: str, values: Mapping[str, str]) -> str:
 
 
 def join_names(names: Sequence[str], language: Language) -> str:
-    """"Mina", "Mina and Tori", "Mina, Tori and Bo"; in Korean "민수와 지아", "민수, 지아와 하늘"."""
+    """Mina; Mina and Tori; Mina, Tori and Bo. In Korean: 민수와 지아; 민수, 지아와 하늘."""
     if len(names) == 1:
         return names[0]
     head, last = list(names[:-1]), names[-1]

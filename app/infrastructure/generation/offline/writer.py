@@ -28,13 +28,18 @@ from app.infrastructure.generation.offline.language import (
 
 MAX_PAGE_TEXT = 1000
 _MAX_IDEA = 600
-_FIRST_WORD = re.compile(r"^([\"'“‘(]*)(\S+)")
-_WORD_EDGES = "\"'“”‘’()[]{}.,!?;:…"
+_FIRST_WORD = re.compile(r"^([\"'\u201c\u2018(]*)(\S+)")
+_WORD_EDGES = "\"'\u201c\u201d\u2018\u2019()[]{}.,!?;:…"
 _PREPOSITIONS = frozenset(
-    "in on at under inside near by beside behind above below beyond across over among "
-    "between outside within around along past through into onto upon deep far high".split()
+    (
+        *("in", "on", "at", "under", "inside", "near", "by", "beside", "behind", "above"),
+        *("below", "beyond", "across", "over", "among", "between", "outside", "within"),
+        *("around", "along", "past", "through", "into", "onto", "upon", "deep", "far", "high"),
+    )
 )
-_DETERMINERS = frozenset("a an the my our your their his her its some this that".split())
+_DETERMINERS = frozenset(
+    ("a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "some", "this", "that")
+)
 
 
 class OfflinePageWriter(ContextGenerator):
@@ -152,7 +157,7 @@ def _lower_first_word(idea: str, protected: Sequence[str]) -> str:
     keep = {p.casefold() for p in protected} | {p.split(" ")[0].casefold() for p in protected}
     if (
         bare.casefold() in keep
-        or bare.replace("’", "'") in {"I", "I'm", "I'll", "I've", "I'd"}
+        or bare.replace("\u2019", "'") in {"I", "I'm", "I'll", "I've", "I'd"}
         or (len(bare) > 1 and bare.isupper())
         or any(char.isupper() for char in bare[1:])
     ):
@@ -175,7 +180,7 @@ def _already_linked(idea: str, framings: Framings) -> bool:
     for start in framings.linking_starts:
         if lowered.startswith(start):
             rest = lowered[len(start) :]
-            # Korean glues endings to the word (그때부터); English needs the whole word (not "sober").
+            # Korean glues endings on (그때부터); English needs the whole word ("so", not "sober").
             if not start.isascii() or not rest or not rest[0].isalnum():
                 return True
     return False
@@ -191,4 +196,4 @@ def _capitalised_words(text: str) -> list[str]:
 
 
 def _bare(word: str) -> str:
-    return word.strip(_WORD_EDGES).removesuffix("'s").removesuffix("’s")
+    return word.strip(_WORD_EDGES).removesuffix("'s").removesuffix("\u2019s")

@@ -32,9 +32,7 @@ def parse_user_id(user_id: str) -> UserId:
 
 
 @router.get("/users/{user_id}/books/current", summary="A user's book in progress")
-async def user_current_book(
-    user_id: str, _: Admin, services: ServicesDep, link: Links
-) -> BookOut:
+async def user_current_book(user_id: str, _: Admin, services: ServicesDep, link: Links) -> BookOut:
     book = await services.queries.current(parse_user_id(user_id))
     return book_view(book, services.clock.now(), link)
 

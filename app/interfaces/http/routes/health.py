@@ -33,9 +33,7 @@ async def _check(ping: Callable[[], Awaitable[None]]) -> str:
     return "ok"
 
 
-@router.get(
-    "/ready", summary="Readiness of every backend", responses={503: {"model": ReadyOut}}
-)
+@router.get("/ready", summary="Readiness of every backend", responses={503: {"model": ReadyOut}})
 async def ready(services: ServicesDep) -> JSONResponse:
     names = ("store", "database", "images")
     results = await asyncio.gather(

@@ -1,0 +1,23 @@
+# LittleWriter API. Build: docker build -t littlewriter .   Run: docker run -p 8000:8000 littlewriter
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install --no-cache-dir --upgrade pip \
+ && pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LW_DATA_DIR=/var/lib/littlewriter
+RUN groupadd --system littlewriter \
+ && useradd --system --gid littlewriter --home-dir /var/lib/littlewriter --create-home littlewriter
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER littlewriter
+WORKDIR /var/lib/littlewriter
+VOLUME ["/var/lib/littlewriter"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health').status != 200)"
+CMD ["littlewriter", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,11 @@
+"""Offline generators: the default when no AI key is configured; no network, no key, deterministic.
+
+Page text is the child's own idea framed as a story, questions come from a curated bilingual bank,
+and pictures are drawn with Pillow.
+"""
+
+from app.infrastructure.generation.offline.illustrator import PillowIllustrator
+from app.infrastructure.generation.offline.questions import OfflineQuestionAsker
+from app.infrastructure.generation.offline.writer import OfflinePageWriter
+
+__all__ = ["OfflinePageWriter", "OfflineQuestionAsker", "PillowIllustrator"]

@@ -1,0 +1,28 @@
+# Sourced by scripts/serve and scripts/test: make .venv with Python >= 3.11 and install the project.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  echo "LittleWriter needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)." >&2
+  return 1
+}
+
+ensure_venv() {
+  local extras="$1" stamp=".venv/.installed-$1"
+  if [ ! -x .venv/bin/python ]; then
+    "$(find_python)" -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    touch "$stamp"
+  fi
+}
