@@ -10,6 +10,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LW_DATA_DIR=/var/lib/littlewriter
+# A Hangul-capable font, so that Korean books show their names and scenes in the pictures.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-nanum \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system littlewriter \
  && useradd --system --gid littlewriter --home-dir /var/lib/littlewriter --create-home littlewriter
 COPY --from=build /wheels /wheels

@@ -23,6 +23,7 @@ from app.infrastructure.generation.offline import (
     OfflinePageWriter,
     OfflineQuestionAsker,
     PillowIllustrator,
+    question_bank,
 )
 from app.infrastructure.generation.offline import illustrator as illustrator_module
 from app.infrastructure.generation.offline import questions as questions_module
@@ -272,7 +273,7 @@ async def test_korean_questions_pick_particles_for_hangul_names() -> None:
 
 
 async def test_asker_errors_become_generation_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(questions_module.BANK, Language.EN, {})
+    monkeypatch.setitem(question_bank.BANK, Language.EN, {})
 
     with pytest.raises(GenerationFailed):
         await ask(context())

@@ -25,6 +25,14 @@ from app.domain.values import (
 from app.infrastructure.store.redis_books import RedisBookStore, book_key
 from tests.integration.services import service_url
 
+
+def new_book_like(book: Book) -> Book:
+    """A book of the same user at version 1 but with another id (what a late finisher holds)."""
+    copy = Book.start(uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC))
+    copy.open("staging/c.png", Questions(("q",)), datetime.now(UTC))
+    return copy
+
+
 LIFETIME = BookLifetime(ttl=timedelta(hours=1), max_age=timedelta(hours=3))
 
 
@@ -190,13 +198,36 @@ async def test_an_expired_book_is_gone(store: RedisBookStore) -> None:
     assert await store.get(book.user_id) is None
 
 
-async def test_delete_at_a_stale_version_keeps_the_book(store: RedisBookStore) -> None:
+async def test_delete_if_unchanged_keeps_a_book_that_moved_on(store: RedisBookStore) -> None:
     book = new_book()
     await store.add(book)
-    assert not await store.delete(book.user_id, expected_version=7)
+    moved = await store.get(book.user_id)
+    assert moved is not None
+    moved.begin_generation("a", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
+    await store.update(moved, expected_version=1)
+    assert not await store.delete_if_unchanged(book)
     assert await store.get(book.user_id) is not None
-    assert await store.delete(book.user_id, expected_version=1)
+    assert await store.delete_if_unchanged(moved)
+    assert await store.get(book.user_id) is None
     assert not await store.delete(book.user_id)
+
+
+async def test_a_new_book_at_the_same_version_is_never_overwritten_or_deleted(
+    store: RedisBookStore,
+) -> None:
+    old = new_book()
+    await store.add(old)
+    assert await store.delete(old.user_id)
+    new = Book.start(uuid.uuid4(), old.user_id, old.spec, LIFETIME, datetime.now(UTC))
+    new.open("staging/n.png", Questions(("q",)), datetime.now(UTC))
+    await store.add(new)
+    assert new.version == old.version
+    old.begin_generation("late", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
+    with pytest.raises(VersionConflict):
+        await store.update(old, expected_version=1)
+    assert not await store.delete_if_unchanged(new_book_like(old))
+    stored = await store.get(old.user_id)
+    assert stored is not None and stored.id == new.id and stored.state is BookState.IN_PROGRESS
 
 
 async def test_unreachable_redis_is_store_unavailable() -> None:

@@ -223,15 +223,18 @@ class InMemoryBookStore(BookInProgressRepository):
         self._books[book.user_id] = copy.deepcopy(book)
         self.writes += 1
 
-    async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
+    async def delete(self, user_id: UserId) -> bool:
         await asyncio.sleep(0)
         self.faults.check("delete")
-        stored = self._books.get(user_id)
-        if stored is None:
+        return self._books.pop(user_id, None) is not None
+
+    async def delete_if_unchanged(self, book: Book) -> bool:
+        await asyncio.sleep(0)
+        self.faults.check("delete")
+        stored = self._books.get(book.user_id)
+        if stored is None or stored.id != book.id or stored.version != book.version:
             return False
-        if expected_version is not None and stored.version != expected_version:
-            return False
-        del self._books[user_id]
+        del self._books[book.user_id]
         return True
 
     async def ping(self) -> None:

@@ -28,8 +28,12 @@ class BookInProgressRepository(ABC):
         again can reach the version a late writer of the old one expects."""
 
     @abstractmethod
-    async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
-        """Remove the user's book (only at `expected_version` when given); True if one was."""
+    async def delete(self, user_id: UserId) -> bool:
+        """Remove the user's book, whatever it is; True if there was one."""
+
+    @abstractmethod
+    async def delete_if_unchanged(self, book: Book) -> bool:
+        """Remove the user's book only if it is still this book (same id) at this version."""
 
     @abstractmethod
     async def ping(self) -> None: ...

@@ -53,5 +53,5 @@ class FinishBook:
         await self._images.promote(dict(zip(staged, finished.image_keys(), strict=True)))
         stored = await self._finished.add(finished)
         await self._images.delete(staged)
-        await self._books.delete(user_id, expected_version=book.version)
+        await self._books.delete_if_unchanged(book)
         return stored

@@ -26,6 +26,14 @@ def book_key(user_id: UserId) -> str:
     return f"{KEY_PREFIX}{user_id}"
 
 
+def _is_same(raw: bytes | str | None, book: Book, version: int) -> bool:
+    """The stored document is this very book (a new one can reach the same version) at `version`."""
+    if raw is None:
+        return False
+    stored = codec.loads(raw)
+    return stored.id == book.id and stored.version == version
+
+
 def _expiry_ms(book: Book) -> int:
     return math.ceil(book.expires_at.timestamp() * 1000)
 
@@ -64,8 +72,7 @@ class RedisBookStore(BookInProgressRepository):
         async with _translated(), self._redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                raw = await pipe.get(key)
-                if raw is None or codec.loads(raw).version != expected_version:
+                if not _is_same(await pipe.get(key), book, expected_version):
                     raise VersionConflict("the book changed since it was read")
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.set(key, codec.dumps(book), pxat=_expiry_ms(book))
@@ -73,16 +80,16 @@ class RedisBookStore(BookInProgressRepository):
             except WatchError:
                 raise VersionConflict("the book changed while it was being written") from None
 
-    async def delete(self, user_id: UserId, expected_version: int | None = None) -> bool:
-        key = book_key(user_id)
-        if expected_version is None:
-            async with _translated():
-                return bool(await self._redis.delete(key))
+    async def delete(self, user_id: UserId) -> bool:
+        async with _translated():
+            return bool(await self._redis.delete(book_key(user_id)))
+
+    async def delete_if_unchanged(self, book: Book) -> bool:
+        key = book_key(book.user_id)
         async with _translated(), self._redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                raw = await pipe.get(key)
-                if raw is None or codec.loads(raw).version != expected_version:
+                if not _is_same(await pipe.get(key), book, book.version):
                     return False
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(key)
