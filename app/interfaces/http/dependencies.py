@@ -18,7 +18,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -26,7 +26,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -41,11 +41,11 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_user(principal: PrincipalDep) -> UserId:
+async def get_user(principal: PrincipalDep) -> UserId:
     return UserId(principal.user_id)
 
 
-def get_admin(principal: PrincipalDep) -> Principal:
+async def get_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise Forbidden("This needs an admin token.")
     return principal
@@ -55,7 +55,7 @@ CurrentUser = Annotated[UserId, Depends(get_user)]
 Admin = Annotated[Principal, Depends(get_admin)]
 
 
-def get_link_maker(request: Request, services: ServicesDep) -> LinkMaker:
+async def get_link_maker(request: Request, services: ServicesDep) -> LinkMaker:
     base = (services.settings.public_base_url or str(request.base_url)).rstrip("/")
 
     def link(key: str) -> str:
