@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -38,6 +38,7 @@ from app.application.ports import (
     ImageStorage,
     PageText,
     QuestionGenerator,
+    StoredObject,
 )
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
@@ -303,6 +304,11 @@ class InMemoryFinishedBooks(FinishedBookRepository):
         self.faults.check("delete")
         return self._rows.pop(book_id, None) is not None
 
+    async def existing_ids(self, book_ids: Collection[UUID]) -> set[UUID]:
+        await asyncio.sleep(0)
+        self.faults.check("existing_ids")
+        return {book_id for book_id in book_ids if book_id in self._rows}
+
     async def ping(self) -> None:
         self.faults.check("ping")
 
@@ -326,6 +332,7 @@ class InMemoryImages(ImageStorage):
 
     def __init__(self) -> None:
         self.objects: dict[str, Image] = {}
+        self.modified: dict[str, datetime] = {}
         self.faults = Faults(ImageStorageUnavailable)
 
     async def put(self, key: str, image: Image) -> None:
@@ -333,6 +340,7 @@ class InMemoryImages(ImageStorage):
         self.faults.check("put")
         self._valid(key)
         self.objects[key] = image
+        self.modified[key] = datetime(2026, 1, 1, tzinfo=UTC)
 
     async def promote(self, copies: Mapping[str, str]) -> None:
         await asyncio.sleep(0)
@@ -347,6 +355,7 @@ class InMemoryImages(ImageStorage):
             self.faults.check("promote_copy")
             if staged in self.objects:
                 self.objects[permanent] = self.objects[staged]
+                self.modified[permanent] = datetime(2026, 1, 1, tzinfo=UTC)
             elif permanent not in self.objects:
                 raise ImageNotFound(staged)
 
@@ -365,6 +374,15 @@ class InMemoryImages(ImageStorage):
             return self.objects[key]
         except KeyError:
             raise ImageNotFound(key) from None
+
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        await asyncio.sleep(0)
+        self.faults.check("list_objects")
+        return [
+            StoredObject(key, self.modified.get(key, datetime(2026, 1, 1, tzinfo=UTC)))
+            for key in sorted(self.objects)
+            if key.startswith(prefix)
+        ]
 
     def url(self, key: str) -> str:
         return f"https://images.test/{key}?sig=fake"

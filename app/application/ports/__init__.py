@@ -8,7 +8,7 @@ from app.application.ports.generation import (
     PageText,
     QuestionGenerator,
 )
-from app.application.ports.images import ImageStorage
+from app.application.ports.images import ImageStorage, StoredObject
 from app.application.ports.stores import (
     BookInProgressRepository,
     FinishedBookPage,
@@ -29,4 +29,5 @@ __all__ = [
     "ImageStorage",
     "PageText",
     "QuestionGenerator",
+    "StoredObject",
 ]

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from app.application.ports.generation import Image
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    modified_at: datetime
 
 
 class ImageStorage(ABC):
@@ -26,6 +34,10 @@ class ImageStorage(ABC):
     @abstractmethod
     async def read(self, key: str) -> Image:
         """The image's bytes; `ImageNotFound` when there is none."""
+
+    @abstractmethod
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every stored image whose key starts with `prefix` (for reconciling)."""
 
     @abstractmethod
     def url(self, key: str) -> str:

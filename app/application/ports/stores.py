@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -65,6 +66,10 @@ class FinishedBookRepository(ABC):
 
     @abstractmethod
     async def delete(self, book_id: UUID) -> bool: ...
+
+    @abstractmethod
+    async def existing_ids(self, book_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these ids have a finished book."""
 
     @abstractmethod
     async def ping(self) -> None: ...

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -50,8 +50,20 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     async def delete(self, book_id: UUID) -> bool:
         return await _in_thread(self._delete, book_id)
 
+    async def existing_ids(self, book_ids: Collection[UUID]) -> set[UUID]:
+        return await _in_thread(self._existing_ids, list(book_ids))
+
     async def ping(self) -> None:
         await _in_thread(self._ping)
+
+    def _existing_ids(self, book_ids: list[UUID]) -> set[UUID]:
+        found: set[UUID] = set()
+        with self._sessions() as session:
+            for start in range(0, len(book_ids), 500):
+                chunk = [str(book_id) for book_id in book_ids[start : start + 500]]
+                rows = session.scalars(select(BookRow.id).where(BookRow.id.in_(chunk)))
+                found.update(UUID(row) for row in rows)
+        return found
 
     def _add(self, book: FinishedBook) -> FinishedBook:
         try:

@@ -7,13 +7,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from app.application.errors import ImageNotFound, ImageStorageUnavailable
 from app.application.image_keys import is_valid_key
 from app.application.ports.generation import Image
-from app.application.ports.images import ImageStorage
+from app.application.ports.images import ImageStorage, StoredObject
 from app.infrastructure.images.signing import ImageUrlSigner
 
 P = ParamSpec("P")
@@ -64,6 +65,9 @@ class LocalImageStorage(ImageStorage):
         data = await _io(_read, path, key)
         return Image(data, _CONTENT_TYPES[path.suffix])
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        return await _io(_list, self._root, prefix)
+
     def url(self, key: str) -> str:
         self._path(key)
         return self._signer.sign(key)
@@ -100,6 +104,17 @@ def prune_empty_folders(folder: Path, root: Path) -> None:
         except OSError:
             return  # not empty (or not ours to remove): its ancestors are not empty either
         folder = folder.parent
+
+
+def _list(root: Path, prefix: str) -> list[StoredObject]:
+    found = []
+    for path in root.rglob("*.png"):
+        key = path.relative_to(root).as_posix()
+        if key.startswith(prefix) and _is_layout_key(key):
+            with suppress(*_MISSING):
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                found.append(StoredObject(key, modified))
+    return sorted(found, key=lambda item: item.key)
 
 
 def _is_layout_key(key: str) -> bool:
