@@ -32,7 +32,14 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    s3_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    s3_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
     allow_embedded_in_production: bool = False
+    failpoint: str | None = Field(
+        default=None, description="Test only: the process exits at this named step of a finish."
+    )
 
     staging_expiration_days: int = Field(default=2, ge=1, le=365)
     book_ttl_seconds: int = Field(default=86_400, ge=60)

@@ -99,7 +99,10 @@ def check_production(settings: Settings) -> None:
 async def _redis_client(settings: Settings) -> Redis:
     assert settings.redis_url is not None
     client: Redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        socket_timeout=settings.redis_timeout_seconds,
+        health_check_interval=30,
     )
     try:
         policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "")
