@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    s3_public_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint that clients reach for presigned links, when it differs (MinIO).",
+    )
     s3_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     s3_read_timeout_seconds: float = Field(default=5.0, gt=0)
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
