@@ -1,4 +1,4 @@
-"""`littlewriter serve | token | migrate`."""
+"""`littlewriter serve | token | migrate | reconcile`."""
 
 from __future__ import annotations
 
@@ -71,6 +71,35 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from app.application.errors import DependencyUnavailable
+    from app.application.use_cases.reconcile import ReconcileImages, ReconcileReport
+    from app.infrastructure.system import SystemClock
+    from app.interfaces.composition import build_storage
+
+    settings = _settings()
+    clock = SystemClock()
+
+    async def run() -> ReconcileReport:
+        # Only the durable backends: the book store (and the embedded one's snapshot) is untouched.
+        async with build_storage(settings, clock) as storage:
+            reconcile = ReconcileImages(
+                storage.images, storage.finished, clock, timedelta(seconds=args.grace_seconds)
+            )
+            return await reconcile.execute(apply=args.apply)
+
+    try:
+        report = asyncio.run(run())
+    except DependencyUnavailable as error:
+        raise SystemExit(f"littlewriter reconcile: {error}") from None
+    for key in report.orphans:
+        print(key)
+    print(report.summary(), file=sys.stderr)
+    return 0
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -95,6 +124,19 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(run=_migrate)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="list permanent images that no finished book claims (--apply deletes them)",
+    )
+    reconcile.add_argument("--apply", action="store_true", help="delete them (default: dry run)")
+    reconcile.add_argument(
+        "--grace-seconds",
+        type=_positive,
+        default=3_600,
+        help="leave images younger than this alone (a finish may be in flight)",
+    )
+    reconcile.set_defaults(run=_reconcile)
     return root
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
+from app.application.errors import ImageStorageUnavailable
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -27,7 +31,7 @@ from app.application.ports import (
 )
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
-from app.application.use_cases.finish_book import FinishBook
+from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint, FinishBook
 from app.application.use_cases.queries import BookQueries
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
@@ -41,6 +45,7 @@ from app.infrastructure.generation.offline import (
     PillowIllustrator,
 )
 from app.infrastructure.images.local import LocalImageStorage
+from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure_lifecycle_rule
 from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
 from app.infrastructure.settings import Environment, Settings
@@ -48,6 +53,9 @@ from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
 from app.infrastructure.system import RandomIds, SystemClock
 from app.infrastructure.tokens import ConfigurationError, TokenCodec, resolve_link_key
+
+if TYPE_CHECKING:  # the stubs are a development dependency
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger("littlewriter")
 
@@ -84,6 +92,7 @@ class Services:
 
 
 def check_production(settings: Settings) -> None:
+    _failpoint(settings)
     if settings.env is not Environment.PRODUCTION:
         return
     if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
@@ -94,6 +103,36 @@ def check_production(settings: Settings) -> None:
             + ", ".join(settings.embedded_backends)
             + " (set their LW_* settings, or LW_ALLOW_EMBEDDED_IN_PRODUCTION=true)"
         )
+
+
+def _failpoint(settings: Settings) -> str | None:
+    """The finish step named by LW_FAILPOINT (test only); a name that is no step refuses."""
+    step = settings.failpoint
+    if step is None:
+        return None
+    if step not in FINISH_STEPS:
+        raise ConfigurationError(
+            f"LW_FAILPOINT={step!r} is not a step of a finish; use one of {', '.join(FINISH_STEPS)}"
+        )
+    if settings.env is Environment.PRODUCTION:
+        raise ConfigurationError("LW_FAILPOINT is for tests only; production refuses it")
+    return step
+
+
+def finish_checkpoint(settings: Settings) -> Checkpoint | None:
+    """With LW_FAILPOINT set, a checkpoint that kills the process at that step of a finish: no
+    cleanup, no response, exactly like a crash (exit status 97). None when it is unset."""
+    failpoint = _failpoint(settings)
+    if failpoint is None:
+        return None
+    log.warning("LW_FAILPOINT=%s: the process will exit at that step of a finish", failpoint)
+
+    def checkpoint(step: str) -> None:
+        if step == failpoint:
+            log.critical("failpoint %s reached: exiting now without cleanup", step)
+            os._exit(97)
+
+    return checkpoint
 
 
 async def _redis_client(settings: Settings) -> Redis:
@@ -130,16 +169,71 @@ async def _database(settings: Settings) -> Engine:
     return engine
 
 
+@dataclass(frozen=True)
+class Storage:
+    """The durable backends: finished books and images (what `reconcile` needs, and no more)."""
+
+    finished: FinishedBookRepository
+    images: ImageStorage
+    local_images: LocalImageStorage | None
+
+
+@contextlib.asynccontextmanager
+async def build_storage(settings: Settings, clock: Clock) -> AsyncIterator[Storage]:
+    async with contextlib.AsyncExitStack() as stack:
+        engine = await _database(settings)
+        stack.callback(engine.dispose)
+        finished = SqlFinishedBookRepository(engine)
+        if settings.s3_bucket is not None:
+            yield Storage(finished, await _s3_images(settings, settings.s3_bucket), None)
+            return
+        signer = ImageUrlSigner(
+            resolve_link_key(settings), timedelta(seconds=settings.image_url_ttl_seconds), clock
+        )
+        local_images = LocalImageStorage(settings.data_dir / "images", signer)
+        await local_images.ensure_root()
+        yield Storage(finished, local_images, local_images)
+
+
+async def _s3_images(settings: Settings, bucket: str) -> S3ImageStorage:
+    def client(endpoint_url: str | None) -> S3Client:
+        return build_s3_client(
+            endpoint_url,
+            settings.s3_region,
+            connect_timeout=settings.s3_connect_timeout_seconds,
+            read_timeout=settings.s3_read_timeout_seconds,
+            max_attempts=settings.s3_max_attempts,
+        )
+
+    s3 = client(settings.s3_endpoint_url)
+    try:
+        await ensure_lifecycle_rule(s3, bucket, settings.staging_expiration_days)
+    except ImageStorageUnavailable as error:
+        raise ConfigurationError(
+            f"could not ensure the staging lifecycle rule on bucket {bucket!r}: {error}"
+        ) from error
+    presigner = client(settings.s3_public_endpoint_url) if settings.s3_public_endpoint_url else None
+    return S3ImageStorage(
+        s3, bucket, timedelta(seconds=settings.image_url_ttl_seconds), presigner=presigner
+    )
+
+
 @contextlib.asynccontextmanager
 async def build_services(
     settings: Settings, overrides: Overrides | None = None
 ) -> AsyncIterator[Services]:
     overrides = overrides or Overrides()
     check_production(settings)
+    checkpoint = finish_checkpoint(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = overrides.clock or SystemClock()
     ids = overrides.ids or RandomIds()
     tokens = TokenCodec(settings)
+    # Blocking adapter calls (S3, SQL, disk, Pillow) share the loop's default executor; its own
+    # default of min(32, cpus + 4) threads would make 21 image copies queue on a small machine.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, thread_name_prefix="littlewriter")
+    )
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.redis_url is None:
@@ -149,30 +243,21 @@ async def build_services(
         else:
             redis = await _redis_client(settings)
             stack.push_async_callback(redis.aclose)
-        engine = await _database(settings)
-        stack.callback(engine.dispose)
-
-        signer = ImageUrlSigner(
-            resolve_link_key(settings),
-            timedelta(seconds=settings.image_url_ttl_seconds),
-            clock,
-        )
-        local_images = LocalImageStorage(settings.data_dir / "images", signer)
-        await local_images.ensure_root()
-        sweeper = asyncio.create_task(
-            run_sweeper(
-                settings.data_dir / "images",
-                settings.staging_lifetime,
-                clock,
-                timedelta(seconds=settings.sweep_interval_seconds),
-            ),
-            name="staging-sweeper",
-        )
-        stack.push_async_callback(_cancel, sweeper)
+        storage = await stack.enter_async_context(build_storage(settings, clock))
+        if storage.local_images is not None:
+            sweeper = asyncio.create_task(
+                run_sweeper(
+                    storage.local_images.root,
+                    settings.staging_lifetime,
+                    clock,
+                    timedelta(seconds=settings.sweep_interval_seconds),
+                ),
+                name="staging-sweeper",
+            )
+            stack.push_async_callback(_cancel, sweeper)
 
         store = RedisBookStore(redis)
-        finished = SqlFinishedBookRepository(engine)
-        images: ImageStorage = local_images
+        finished, images = storage.finished, storage.images
         writer = overrides.writer or OfflinePageWriter()
         asker = overrides.asker or OfflineQuestionAsker()
         illustrator = overrides.illustrator or PillowIllustrator()
@@ -187,7 +272,7 @@ async def build_services(
             store=store,
             finished=finished,
             images=images,
-            local_images=local_images,
+            local_images=storage.local_images,
             start_book=StartBook(store, images, illustrator, asker, clock, ids, lifetime),
             write_page=WritePage(
                 store,
@@ -199,7 +284,7 @@ async def build_services(
                 ids,
                 timedelta(seconds=settings.generation_lease_seconds),
             ),
-            finish_book=FinishBook(store, finished, images, clock),
+            finish_book=FinishBook(store, finished, images, clock, checkpoint),
             discard_book=DiscardBook(store),
             delete_book=DeleteFinishedBook(finished, images),
             queries=BookQueries(store, finished),

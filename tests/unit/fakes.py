@@ -390,6 +390,11 @@ class InMemoryImages(ImageStorage):
     async def ping(self) -> None:
         self.faults.check("ping")
 
+    def set_modified(self, key: str, when: datetime) -> None:
+        """Make an object look last written at `when` (what `list_objects` reports)."""
+        assert key in self.objects, key
+        self.modified[key] = when
+
     def staged(self) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(STAGING_PREFIX))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from app.application.errors import (
     NoBookInProgress,
     StoreUnavailable,
 )
+from app.application.use_cases.finish_book import FINISH_STEPS, FinishBook
 from app.domain.book import Book, BookState
 from app.domain.errors import BookNotDone, EmptyBook, InvalidBookState
 from app.domain.finished import FinishedBook, FinishedBy
@@ -267,3 +269,51 @@ async def test_a_store_that_cannot_be_read_changes_nothing(world: World) -> None
         await finish(world)
     assert world.finished.rows() == []
     assert world.images.permanent() == []
+
+
+# -- checkpoints (the failpoints of the crash tests) ---------------------------------------
+
+
+class Crash(Exception):
+    """Stands for the process dying at a checkpoint."""
+
+
+def finish_with_checkpoint(world: World, checkpoint: Callable[[str], None]) -> FinishBook:
+    return FinishBook(world.books, world.finished, world.images, world.clock, checkpoint)
+
+
+async def test_a_finish_passes_every_checkpoint_in_order(world: World) -> None:
+    await world.done(page_count=2)
+    passed: list[str] = []
+    await finish_with_checkpoint(world, passed.append).execute(ALICE, TITLE)
+    assert (
+        tuple(passed)
+        == FINISH_STEPS
+        == (
+            "after_copies",
+            "after_insert",
+            "after_staged_delete",
+            "before_store_delete",
+        )
+    )
+
+
+@pytest.mark.parametrize("step", FINISH_STEPS)
+async def test_a_finish_stopped_at_any_checkpoint_is_completed_by_the_next_one(
+    world: World, step: str
+) -> None:
+    book = await world.done(page_count=3)
+
+    def crash_at(name: str) -> None:
+        if name == step:
+            raise Crash(name)
+
+    with pytest.raises(Crash):
+        await finish_with_checkpoint(world, crash_at).execute(ALICE, TITLE)
+    world.clock.advance(minutes=5)
+    finished = await finish(world)
+
+    assert finished.id == book.id
+    assert finished.finished_at == (T0 if FINISH_STEPS.index(step) > 0 else world.clock.now())
+    assert assert_finished_once(world, book, 3) == finished
+    assert world.finished.inserts == 1
