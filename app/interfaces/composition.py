@@ -185,7 +185,13 @@ async def build_storage(settings: Settings, clock: Clock) -> AsyncIterator[Stora
         stack.callback(engine.dispose)
         finished = SqlFinishedBookRepository(engine)
         if settings.s3_bucket is not None:
-            yield Storage(finished, await _s3_images(settings, settings.s3_bucket), None)
+            images, s3 = _s3_images(settings, settings.s3_bucket)
+            days = settings.staging_expiration_days
+            rule = asyncio.create_task(_keep_lifecycle_rule(s3, settings.s3_bucket, days))
+            stack.push_async_callback(_cancel, rule)
+            # A reachable S3 gets its rule before the first request; an unreachable one later.
+            await asyncio.wait({rule}, timeout=settings.s3_connect_timeout_seconds * 2)
+            yield Storage(finished, images, None)
             return
         signer = ImageUrlSigner(
             resolve_link_key(settings), timedelta(seconds=settings.image_url_ttl_seconds), clock
@@ -195,7 +201,7 @@ async def build_storage(settings: Settings, clock: Clock) -> AsyncIterator[Stora
         yield Storage(finished, local_images, local_images)
 
 
-async def _s3_images(settings: Settings, bucket: str) -> S3ImageStorage:
+def _s3_images(settings: Settings, bucket: str) -> tuple[S3ImageStorage, S3Client]:
     def client(endpoint_url: str | None) -> S3Client:
         return build_s3_client(
             endpoint_url,
@@ -206,16 +212,22 @@ async def _s3_images(settings: Settings, bucket: str) -> S3ImageStorage:
         )
 
     s3 = client(settings.s3_endpoint_url)
-    try:
-        await ensure_lifecycle_rule(s3, bucket, settings.staging_expiration_days)
-    except ImageStorageUnavailable as error:
-        raise ConfigurationError(
-            f"could not ensure the staging lifecycle rule on bucket {bucket!r}: {error}"
-        ) from error
     presigner = client(settings.s3_public_endpoint_url) if settings.s3_public_endpoint_url else None
-    return S3ImageStorage(
-        s3, bucket, timedelta(seconds=settings.image_url_ttl_seconds), presigner=presigner
-    )
+    ttl = timedelta(seconds=settings.image_url_ttl_seconds)
+    return S3ImageStorage(s3, bucket, ttl, presigner=presigner), s3
+
+
+async def _keep_lifecycle_rule(s3: S3Client, bucket: str, days: int, retry: float = 30.0) -> None:
+    """Ensure the staging expiry rule; while S3 is unreachable keep trying, so that the service
+    still starts (and answers 503, with /ready naming the images) instead of refusing to."""
+    while True:
+        try:
+            await ensure_lifecycle_rule(s3, bucket, days)
+        except ImageStorageUnavailable as error:
+            log.warning("could not ensure the staging lifecycle rule yet: %s", error)
+            await asyncio.sleep(retry)
+        else:
+            return
 
 
 @contextlib.asynccontextmanager

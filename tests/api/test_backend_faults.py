@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 import sqlalchemy as sa
+from moto.server import ThreadedMotoServer
 
 from app.infrastructure.tokens import ConfigurationError
 from app.interfaces.http.app import create_app
@@ -158,3 +160,39 @@ async def test_a_redis_that_never_answers_is_a_503_bounded_by_the_timeout(
         response = await client.get("/v1/books/current", headers=auth())
         assert time.monotonic() - began < 2.5
         assert_problem(response, 503, "dependency_unavailable")
+
+
+async def test_s3_down_is_a_fast_503_and_the_retry_succeeds_when_it_is_up(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    port = _free_port()
+    client = await make_client(
+        s3_bucket="littlewriter-faults",
+        s3_endpoint_url=f"http://127.0.0.1:{port}",
+        s3_region="us-east-1",
+        s3_connect_timeout_seconds=0.5,
+        s3_max_attempts=1,
+    )
+    began = time.monotonic()
+    response = await client.post("/v1/books", json=BOOK, headers=auth())
+    assert time.monotonic() - began < 3
+    assert_problem(response, 503, "dependency_unavailable")
+    assert (await client.get("/v1/books/current", headers=auth())).status_code == 404
+    ready = (await client.get("/ready")).json()
+    assert ready["status"] == "unavailable" and ready["checks"]["images"] != "ok"
+
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    s3.start()
+    try:
+        boto3.client(
+            "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1"
+        ).create_bucket(Bucket="littlewriter-faults")
+        again = await client.post("/v1/books", json=BOOK, headers=auth())
+        assert again.status_code == 201
+        cover = again.json()["cover_image_url"]
+        assert cover.startswith(f"http://127.0.0.1:{port}/littlewriter-faults/staging/alice/")
+        assert (await client.get("/ready")).status_code == 200
+    finally:
+        s3.stop()

@@ -133,3 +133,33 @@ def test_production_refuses_embedded_backends_unless_allowed(tmp_path: Path) -> 
     env = _env(tmp_path) | {"LW_ENV": "production", "LW_JWT_SECRET": "s" * 40}
     result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "embedded" in result.stderr
+
+
+def test_serve_refuses_an_evicting_redis_with_a_clear_message(tmp_path: Path) -> None:
+    from tests.api.test_backend_faults import PrivateRedis
+
+    redis = PrivateRedis("--maxmemory-policy", "allkeys-lru")
+    redis.start()
+    try:
+        env = _env(tmp_path) | {"LW_REDIS_URL": redis.url}
+        result = subprocess.run(
+            [*CLI, "serve", "--port", str(_free_port())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        redis.stop()
+    assert result.returncode != 0
+    assert "maxmemory-policy" in result.stderr and "noeviction" in result.stderr
+
+
+def test_serve_refuses_a_book_that_could_outlive_its_staged_images(tmp_path: Path) -> None:
+    env = _env(tmp_path) | {
+        "LW_STAGING_EXPIRATION_DAYS": "1",
+        "LW_BOOK_MAX_AGE_SECONDS": str(2 * 86_400),
+    }
+    result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "LW_BOOK_MAX_AGE_SECONDS must be below the staging image lifetime" in result.stderr

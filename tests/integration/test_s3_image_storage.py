@@ -23,6 +23,7 @@ from app.application.ports.generation import Image
 from app.domain.values import UserId
 from app.infrastructure.images.s3 import (
     LIFECYCLE_RULE_ID,
+    PresignedLinks,
     S3ImageStorage,
     build_s3_client,
     ensure_lifecycle_rule,
@@ -225,8 +226,7 @@ async def test_promote_copies_server_side_without_downloading_the_images(
 
     await storage.promote(copies)
 
-    assert set(calls.names) == {"HeadObject", "CopyObject"}
-    assert calls.names.count("CopyObject") == len(copies)
+    assert calls.names == ["CopyObject"] * len(copies)  # one request per image
     monkeypatch.undo()
     assert [await storage.read(target) for target in copies.values()] == [PNG] * len(copies)
 
@@ -392,7 +392,7 @@ async def test_s3_that_never_answers_fails_fast_as_unavailable(
 # presigned links
 
 
-def test_presigned_url_is_a_signed_get_of_the_key_lasting_the_ttl(
+def test_presigned_url_is_a_signed_get_of_the_key_lasting_at_least_the_ttl(
     storage: S3ImageStorage, s3_endpoint_url: str, s3_bucket: str
 ) -> None:
     key = cover_key(uuid4())
@@ -403,7 +403,38 @@ def test_presigned_url_is_a_signed_get_of_the_key_lasting_the_ttl(
     query = parse_qs(parts.query)
     assert url.startswith(f"{s3_endpoint_url}/{s3_bucket}/{key}?")
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-    assert query["X-Amz-Expires"] == [str(int(TTL.total_seconds()))]
+    ttl = int(TTL.total_seconds())
+    # Signed for the ttl plus the window in which the same link is handed out again.
+    assert query["X-Amz-Expires"] == [str(ttl + min(ttl // 2, 300))]
+
+
+def test_a_link_is_reused_within_its_window_and_always_has_the_ttl_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("app.infrastructure.images.s3.time.monotonic", lambda: clock[0])
+    signed: list[tuple[str, int]] = []
+
+    def presign(key: str, expires_in: int) -> str:
+        signed.append((key, expires_in))
+        return f"https://s3.test/{key}?n={len(signed)}"
+
+    links = PresignedLinks(ttl=3600)
+    first = links.get("books/a/cover.png", presign)
+    clock[0] += links.reuse - 1
+    assert links.get("books/a/cover.png", presign) == first  # signed once, reused
+    # handed out at the end of the window, it still has (ttl + reuse) - (reuse - 1) > ttl left
+    assert signed == [("books/a/cover.png", 3600 + links.reuse)]
+    clock[0] += 2
+    assert links.get("books/a/cover.png", presign) != first  # the window passed: signed anew
+    assert links.get("books/b/cover.png", presign).endswith("n=3")
+
+
+def test_the_link_cache_is_bounded() -> None:
+    links = PresignedLinks(ttl=60, max_links=3)
+    for n in range(10):
+        links.get(f"books/{n}/cover.png", lambda key, seconds: key)
+    assert len(links._links) == 3
 
 
 async def test_list_objects_ignores_objects_outside_the_layout(

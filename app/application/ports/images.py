@@ -24,8 +24,10 @@ class ImageStorage(ABC):
 
     @abstractmethod
     async def promote(self, copies: Mapping[str, str]) -> None:
-        """Copy each staged key to its permanent key. Idempotent: a copy already made is kept,
-        so a retry after the staged copy was deleted still succeeds."""
+        """Copy each staged key to its permanent key. Safe to repeat: staged keys are never
+        rewritten, so copying again gives the same image, and when a staged image is gone but
+        its permanent copy exists (an earlier finish got further) that copy stands. Both gone:
+        `ImageNotFound`."""
 
     @abstractmethod
     async def delete(self, keys: Sequence[str]) -> None:
