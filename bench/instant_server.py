@@ -14,12 +14,14 @@ import sys
 import uvicorn
 
 from app.application.ports import (
+    CharacterSheet,
     ContextGenerator,
     IllustrationRequest,
     Illustrator,
     Image,
     PageText,
     QuestionGenerator,
+    Suggestions,
 )
 from app.application.ports.generation import IllustrationKind
 from app.domain.values import BookSpec, Character, StoryContext
@@ -30,13 +32,16 @@ from app.interfaces.http.app import create_app
 
 
 class InstantWriter(ContextGenerator):
+    async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
+        return CharacterSheet("Momo: a rabbit")
+
     async def create(self, context: StoryContext, child_input: str) -> PageText:
         return PageText(f"Then {child_input}.")
 
 
 class InstantAsker(QuestionGenerator):
-    async def create(self, context: StoryContext) -> list[str]:
-        return ["What happens next?"]
+    async def create(self, context: StoryContext) -> Suggestions:
+        return Suggestions(("What happens next?",))
 
 
 class InstantIllustrator(Illustrator):

@@ -53,6 +53,10 @@ class ImageStorageUnavailable(DependencyUnavailable):
     """The image storage is unreachable."""
 
 
+class ModerationUnavailable(DependencyUnavailable):
+    """The moderation check could not be made; nothing is generated unchecked."""
+
+
 class ImageNotFound(ApplicationError):
     """No image is stored under that key."""
 

@@ -19,6 +19,8 @@ from app.domain.errors import (
 )
 from app.domain.finished import FinishedBook, FinishedBy, FinishedPage
 from app.domain.values import (
+    MAX_SHEET,
+    MAX_SUMMARY,
     BookLifetime,
     BookSpec,
     ChildInput,
@@ -27,7 +29,9 @@ from app.domain.values import (
     Questions,
     StoryContext,
     Title,
+    Usage,
     UserId,
+    bounded_text,
 )
 
 
@@ -61,6 +65,9 @@ class Book:
     cover_key: str | None = None
     generation: Generation | None = None
     version: int = 0
+    character_sheet: str = ""
+    summary: str = ""
+    usage: Usage = field(default_factory=Usage)
 
     def __post_init__(self) -> None:
         self._check_invariants()
@@ -82,7 +89,14 @@ class Book:
             updated_at=now,
         )
 
-    def open(self, cover_key: str, questions: Questions, now: datetime) -> None:
+    def open(
+        self,
+        cover_key: str,
+        questions: Questions,
+        now: datetime,
+        character_sheet: str = "",
+        usage: Usage | None = None,
+    ) -> None:
         """The cover is drawn and the opening questions asked: the child may write page 1."""
         if self.state is not BookState.INIT:
             raise InvalidBookState(f"only a new book can be opened; this one is {self.state.value}")
@@ -90,9 +104,12 @@ class Book:
             raise InvalidValue("cover_key", "a book needs its cover")
         if not questions.items:
             raise InvalidValue("questions", "an open book needs at least one suggestion")
+        sheet = bounded_text("character_sheet", character_sheet, MAX_SHEET)
         self._move_to(BookState.IN_PROGRESS)
         self.cover_key = cover_key
         self.questions = questions
+        self.character_sheet = sheet
+        self.usage = self.usage + (usage or Usage())
         self._changed(now)
 
     # -- generation ------------------------------------------------------------------------
@@ -132,9 +149,20 @@ class Book:
         return self.generation
 
     def complete_page(
-        self, attempt_id: str, text: str, image_key: str, questions: Questions, now: datetime
+        self,
+        attempt_id: str,
+        text: str,
+        image_key: str,
+        questions: Questions,
+        now: datetime,
+        summary: str | None = None,
+        usage: Usage | None = None,
     ) -> Page:
+        """Append the page. `summary` (when the writer gives one) replaces the running summary."""
         generation = self._current_generation(attempt_id, now)
+        new_summary = (
+            self.summary if summary is None else bounded_text("summary", summary, MAX_SUMMARY)
+        )
         page = Page(generation.page_number, generation.input, text, image_key)
         last = page.number == self.spec.page_count
         if last and questions.items:
@@ -145,18 +173,22 @@ class Book:
         self.pages.append(page)
         self.questions = questions
         self.generation = None
+        self.summary = new_summary
+        self.usage = self.usage + (usage or Usage())
         self._changed(now)
         return page
 
-    def fail_generation(self, attempt_id: str, now: datetime) -> None:
-        """The attempt gave up: the book is writable again with no page added."""
+    def fail_generation(self, attempt_id: str, now: datetime, usage: Usage | None = None) -> None:
+        """The attempt gave up: the book is writable again with no page added (what the attempt
+        cost is still recorded)."""
         self._current_generation(attempt_id, now)
         self._move_to(BookState.IN_PROGRESS)
         self.generation = None
+        self.usage = self.usage + (usage or Usage())
         self._changed(now)
 
     def story_context(self) -> StoryContext:
-        return StoryContext(self.spec, tuple(self.pages))
+        return StoryContext(self.spec, tuple(self.pages), self.character_sheet, self.summary)
 
     # -- finishing -------------------------------------------------------------------------
 
@@ -192,6 +224,7 @@ class Book:
             created_at=self.created_at,
             finished_at=now,
             finished_by=finished_by,
+            usage=self.usage,
         )
 
     def image_keys(self) -> list[str]:

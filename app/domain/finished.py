@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from app.domain.errors import InvalidValue
-from app.domain.values import BookSpec, Title, UserId
+from app.domain.values import BookSpec, Title, Usage, UserId
 
 
 class FinishedBy(StrEnum):
@@ -35,6 +35,7 @@ class FinishedBook:
     created_at: datetime
     finished_at: datetime
     finished_by: FinishedBy
+    usage: Usage = Usage()
 
     def __post_init__(self) -> None:
         if not self.pages:

@@ -26,6 +26,11 @@ def _text(field_name: str, value: str, *, min_len: int, max_len: int) -> str:
     return trimmed
 
 
+def bounded_text(field_name: str, value: str, max_len: int) -> str:
+    """Generated text kept on the book: trimmed, at most `max_len` characters, may be empty."""
+    return _text(field_name, value, min_len=0, max_len=max_len)
+
+
 def _is_int(value: object) -> bool:
     """A real integer: not a bool, a float or a numeric string."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -192,11 +197,42 @@ class BookLifetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What generating cost: model tokens in and out, and images drawn by a paid model."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    images: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("tokens_in", "tokens_out", "images"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise InvalidValue(name, "must be a whole number, not negative")
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            self.images + other.images,
+        )
+
+
+MAX_SHEET = 4000
+MAX_SUMMARY = 4000
+
+
+@dataclass(frozen=True, slots=True)
 class StoryContext:
-    """Everything a generator may know about the story when it writes or draws the next page."""
+    """Everything a generator may know about the story when it writes or draws the next page.
+
+    `character_sheet` (written once at the start) fixes how the characters look; `summary` is the
+    running summary of the pages so far, so a prompt need not carry every page verbatim."""
 
     spec: BookSpec
     pages: tuple[Page, ...] = field(default=())
+    character_sheet: str = ""
+    summary: str = ""
 
     @property
     def next_page_number(self) -> int:
@@ -211,5 +247,10 @@ class StoryContext:
     def is_complete(self) -> bool:
         return len(self.pages) >= self.spec.page_count
 
-    def with_page(self, page: Page) -> StoryContext:
-        return StoryContext(self.spec, (*self.pages, page))
+    def with_page(self, page: Page, summary: str | None = None) -> StoryContext:
+        return StoryContext(
+            self.spec,
+            (*self.pages, page),
+            self.character_sheet,
+            self.summary if summary is None else summary,
+        )

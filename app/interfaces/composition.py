@@ -22,6 +22,7 @@ from app.application.errors import ImageStorageUnavailable
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
+    ContentModerator,
     ContextGenerator,
     FinishedBookRepository,
     IdGenerator,
@@ -40,6 +41,7 @@ from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
 from app.infrastructure.database.repository import SqlFinishedBookRepository
 from app.infrastructure.generation.offline import (
+    OfflineModerator,
     OfflinePageWriter,
     OfflineQuestionAsker,
     PillowIllustrator,
@@ -70,6 +72,7 @@ class Overrides:
     writer: ContextGenerator | None = None
     asker: QuestionGenerator | None = None
     illustrator: Illustrator | None = None
+    moderator: ContentModerator | None = None
     clock: Clock | None = None
     ids: IdGenerator | None = None
 
@@ -273,6 +276,7 @@ async def build_services(
         writer = overrides.writer or OfflinePageWriter()
         asker = overrides.asker or OfflineQuestionAsker()
         illustrator = overrides.illustrator or PillowIllustrator()
+        moderator = overrides.moderator or OfflineModerator()
         lifetime = BookLifetime(
             ttl=timedelta(seconds=settings.book_ttl_seconds),
             max_age=timedelta(seconds=settings.book_max_age_seconds),
@@ -285,13 +289,16 @@ async def build_services(
             finished=finished,
             images=images,
             local_images=storage.local_images,
-            start_book=StartBook(store, images, illustrator, asker, clock, ids, lifetime),
+            start_book=StartBook(
+                store, images, writer, illustrator, asker, moderator, clock, ids, lifetime
+            ),
             write_page=WritePage(
                 store,
                 images,
                 writer,
                 asker,
                 illustrator,
+                moderator,
                 clock,
                 ids,
                 timedelta(seconds=settings.generation_lease_seconds),

@@ -109,3 +109,23 @@ async def test_books_in_progress_are_per_user(client: httpx.AsyncClient) -> None
     await write(client, "bob's idea", "bob")
     mine = (await client.get("/v1/books/current", headers=auth("alice"))).json()
     assert mine["id"] == alice["id"] and mine["pages"] == []
+
+
+async def test_admin_views_show_what_the_book_cost_and_user_views_do_not(
+    client: httpx.AsyncClient,
+) -> None:
+    await start(client, "bob", page_count=1)
+    await write(client, "the end", "bob")
+    mine = (await client.get("/v1/books/current", headers=auth("bob"))).json()
+    assert "usage" not in mine
+    admin = await client.get("/v1/admin/users/bob/books/current", headers=auth("root", admin=True))
+    # Offline generators cost nothing: the fields are there, at zero.
+    assert admin.json()["usage"] == {"tokens_in": 0, "tokens_out": 0, "images": 0}
+    finished = await client.post(
+        "/v1/books/current/finish", json={"title": "Kept"}, headers=auth("bob")
+    )
+    assert "usage" not in finished.json()
+    book_id = finished.json()["id"]
+    assert "usage" not in (await client.get(f"/v1/books/{book_id}", headers=auth("bob"))).json()
+    kept = await client.get(f"/v1/admin/books/{book_id}", headers=auth("root", admin=True))
+    assert kept.json()["usage"] == {"tokens_in": 0, "tokens_out": 0, "images": 0}

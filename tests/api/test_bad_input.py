@@ -153,3 +153,25 @@ async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
     assert_problem(await client.put("/v1/books/current", headers=auth()), 405, "method_not_allowed")
     assert_problem(await client.patch("/v1/books", headers=auth()), 405, "method_not_allowed")
+
+
+async def test_an_unsuitable_page_idea_is_422_content_rejected_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    book = await start(client)
+    response = await write(client, "and then they KILL the dragon with a gun")
+    problem = assert_problem(response, 422, "content_rejected")
+    assert "different idea" in problem["detail"]
+    after = (await client.get("/v1/books/current", headers=auth())).json()
+    assert after["version"] == book["version"] and after["pages"] == []
+
+
+async def test_an_unsuitable_book_start_is_422_in_the_books_language(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {**BOOK, "language": "ko", "setting": "마약 창고"}
+    problem = assert_problem(
+        await client.post("/v1/books", json=body, headers=auth()), 422, "content_rejected"
+    )
+    assert "이야기" in problem["detail"]
+    assert (await client.get("/v1/books/current", headers=auth())).status_code == 404

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from app.application.errors import GenerationFailed
-from app.application.ports import ContextGenerator, PageText
+from app.application.ports import PageText
 from app.domain.values import StoryContext
 from app.infrastructure.generation.offline import OfflinePageWriter
 from app.interfaces.composition import Overrides
 from tests.api.conftest import ClientFactory, assert_problem, auth, start, write
 
 
-class FlakyWriter(ContextGenerator):
-    """Fails the first `failures` calls (with `error`), then writes like the offline writer."""
+class FlakyWriter(OfflinePageWriter):
+    """Fails the first `failures` pages (with `error`), then writes like the offline writer."""
 
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures = failures

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
-from app.application.errors import GenerationFailed
+from app.application.errors import ContentRejected, GenerationFailed
 from app.application.ports.generation import IllustrationKind, IllustrationRequest
-from app.domain.values import BookSpec, Character, Language, Page, StoryContext
+from app.domain.values import BookSpec, Character, Language, Page, StoryContext, Usage
 from app.infrastructure.generation.offline import (
+    OfflineModerator,
     OfflinePageWriter,
     OfflineQuestionAsker,
     PillowIllustrator,
@@ -190,7 +191,9 @@ def possible_questions(language: Language, phase: Phase, names: tuple[str, ...])
 
 
 async def ask(ctx: StoryContext) -> list[str]:
-    return await OfflineQuestionAsker().create(ctx)
+    suggestions = await OfflineQuestionAsker().create(ctx)
+    assert suggestions.usage == Usage()  # offline costs nothing
+    return list(suggestions.items)
 
 
 @pytest.mark.parametrize("language", [Language.EN, Language.KO])
@@ -414,3 +417,34 @@ async def test_illustrator_errors_become_generation_failed(
 
     with pytest.raises(GenerationFailed):
         await PillowIllustrator().draw(page_request(context(), 1, "Anything"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["They kill the dragon", "a BLOODY sword", "피투성이 괴물", "마약을 숨겼다", "Shit happens"],
+)
+async def test_offline_moderation_rejects_unsuitable_words(text: str) -> None:
+    with pytest.raises(ContentRejected):
+        await OfflineModerator().check(["a nice idea", text], Language.EN)
+
+
+@pytest.mark.parametrize(
+    "text", ["Momo learns a new skill", "the gunnysack of apples", "모모가 죽을 먹었어요", ""]
+)
+async def test_offline_moderation_lets_ordinary_ideas_through(text: str) -> None:
+    await OfflineModerator().check([text], Language.KO)
+
+
+async def test_offline_moderation_speaks_the_books_language() -> None:
+    with pytest.raises(ContentRejected) as korean:
+        await OfflineModerator().check(["살인 사건"], Language.KO)
+    with pytest.raises(ContentRejected) as english:
+        await OfflineModerator().check(["a murder"], Language.EN)
+    assert "이야기" in korean.value.child_message and "story" in english.value.child_message
+
+
+async def test_offline_character_sheet_is_the_childs_own_descriptions() -> None:
+    spec = BookSpec((Character("Momo", "a rabbit with a red scarf"), Character("Tori")), 3)
+    sheet = await OfflinePageWriter().character_sheet(spec)
+    assert sheet.text == "Momo: a rabbit with a red scarf\nTori"
+    assert sheet.usage == Usage()

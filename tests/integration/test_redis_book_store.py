@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,10 @@ from app.domain.values import (
     ChildInput,
     Language,
     Questions,
+    Usage,
     UserId,
 )
+from app.infrastructure.store import codec
 from app.infrastructure.store.redis_books import RedisBookStore, book_key
 from tests.integration.services import service_url
 
@@ -56,7 +59,13 @@ def new_book(created: datetime | None = None, pages: int = 3) -> Book:
     user = UserId(f"user-{uuid.uuid4().hex[:12]}")
     spec = BookSpec((Character("모모", "a rabbit 🐰"),), pages, Language.KO, 5, "a snowy forest")
     book = Book.start(uuid.uuid4(), user, spec, LIFETIME, created)
-    book.open(f"staging/{user}/{book.id}/{uuid.uuid4()}.png", Questions(("What next?",)), created)
+    book.open(
+        f"staging/{user}/{book.id}/{uuid.uuid4()}.png",
+        Questions(("What next?",)),
+        created,
+        character_sheet="모모: a white rabbit 🐰 with a red scarf",
+        usage=Usage(120, 45, 1),
+    )
     return book
 
 
@@ -73,6 +82,7 @@ async def test_added_book_reads_back_identically(store: RedisBookStore) -> None:
         1,
     )
     assert stored.questions == book.questions and stored.cover_key == book.cover_key
+    assert stored.character_sheet == book.character_sheet and stored.usage == Usage(120, 45, 1)
     assert stored.created_at == book.created_at and stored.expires_at == book.expires_at
 
 
@@ -240,3 +250,12 @@ async def test_unreachable_redis_is_store_unavailable() -> None:
             await store.ping()
     finally:
         await client.aclose()
+
+
+def test_a_document_stored_before_cost_accounting_still_reads() -> None:
+    book = new_book()
+    doc = json.loads(codec.dumps(book))
+    for newer in ("character_sheet", "summary", "usage"):
+        del doc[newer]
+    old = codec.loads(json.dumps(doc))
+    assert (old.id, old.usage, old.character_sheet, old.summary) == (book.id, Usage(), "", "")

@@ -16,18 +16,22 @@ from uuid import UUID
 
 from app.application.errors import (
     BookAlreadyInProgress,
+    ContentRejected,
     DatabaseUnavailable,
     GenerationFailed,
     ImageNotFound,
     ImageStorageUnavailable,
     InvalidCursor,
+    ModerationUnavailable,
     StoreUnavailable,
     VersionConflict,
 )
 from app.application.image_keys import STAGING_PREFIX, is_valid_key
 from app.application.ports import (
     BookInProgressRepository,
+    CharacterSheet,
     Clock,
+    ContentModerator,
     ContextGenerator,
     FinishedBookPage,
     FinishedBookRepository,
@@ -39,6 +43,7 @@ from app.application.ports import (
     PageText,
     QuestionGenerator,
     StoredObject,
+    Suggestions,
 )
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
@@ -53,8 +58,10 @@ from app.domain.values import (
     BookSpec,
     Character,
     ChildInput,
+    Language,
     Questions,
     StoryContext,
+    Usage,
     UserId,
 )
 
@@ -457,17 +464,31 @@ class Script:
 
 
 class ScriptedPageWriter(ContextGenerator):
+    """Writes a predictable page, a running summary of page numbers, and reports 10/20 tokens."""
+
+    USAGE = Usage(tokens_in=10, tokens_out=20)
+
     def __init__(self, events: list[str] | None = None) -> None:
         self.script = Script("text", events)
         self.requests: list[tuple[StoryContext, str]] = []
         self.next_texts: list[str] = []
+        self.sheets: list[BookSpec] = []
+
+    async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
+        self.sheets.append(spec)
+        return CharacterSheet(
+            "; ".join(f"{c.name} looks the same on every page" for c in spec.characters),
+            Usage(tokens_in=5, tokens_out=7),
+        )
 
     async def create(self, context: StoryContext, child_input: str) -> PageText:
         self.requests.append((context, child_input))
         await self.script._run()
+        summary = f"{context.summary} p{context.next_page_number}".strip()
         if self.next_texts:
-            return PageText(self.next_texts.pop(0))
-        return PageText(f"Page {context.next_page_number}. {child_input}, and then it happened.")
+            return PageText(self.next_texts.pop(0), summary, self.USAGE)
+        text = f"Page {context.next_page_number}. {child_input}, and then it happened."
+        return PageText(text, summary, self.USAGE)
 
 
 class ScriptedQuestionAsker(QuestionGenerator):
@@ -476,10 +497,10 @@ class ScriptedQuestionAsker(QuestionGenerator):
         self.requests: list[StoryContext] = []
         self.answer: list[str] = ["What does Momo see next?", "Who comes to help?"]
 
-    async def create(self, context: StoryContext) -> list[str]:
+    async def create(self, context: StoryContext) -> Suggestions:
         self.requests.append(context)
         await self.script._run()
-        return list(self.answer)
+        return Suggestions(tuple(self.answer), Usage(tokens_in=3, tokens_out=4))
 
 
 class ScriptedIllustrator(Illustrator):
@@ -490,7 +511,23 @@ class ScriptedIllustrator(Illustrator):
     async def draw(self, request: IllustrationRequest) -> Image:
         self.requests.append(request)
         await self.script._run()
-        return Image(PNG + f" {request.kind} {request.page_number}".encode())
+        return Image(PNG + f" {request.kind} {request.page_number}".encode(), usage=Usage(images=1))
+
+
+class ScriptedModerator(ContentModerator):
+    """Refuses any text containing one of `banned`; can be made unavailable."""
+
+    def __init__(self) -> None:
+        self.banned: set[str] = {"scary monster"}
+        self.checked: list[list[str]] = []
+        self.unavailable = False
+
+    async def check(self, texts: list[str], language: Language) -> None:
+        self.checked.append(list(texts))
+        if self.unavailable:
+            raise ModerationUnavailable("moderation is down")
+        if any(word in text for text in texts for word in self.banned):
+            raise ContentRejected(f"try another idea ({language.value})")
 
 
 # -- everything together ---------------------------------------------------------------------
@@ -509,6 +546,7 @@ class World:
     writer: ScriptedPageWriter = field(init=False)
     asker: ScriptedQuestionAsker = field(init=False)
     illustrator: ScriptedIllustrator = field(init=False)
+    moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
 
     lifetime: BookLifetime = LIFETIME
     lease: timedelta = LEASE
@@ -524,8 +562,10 @@ class World:
         return StartBook(
             self.books,
             self.images,
+            self.writer,
             self.illustrator,
             self.asker,
+            self.moderator,
             self.clock,
             self.ids,
             self.lifetime,
@@ -538,6 +578,7 @@ class World:
             self.writer,
             self.asker,
             self.illustrator,
+            self.moderator,
             self.clock,
             self.ids,
             self.lease,

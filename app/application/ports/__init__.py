@@ -1,12 +1,15 @@
 """Ports: small abstract classes, one per concern, that infrastructure adapters implement."""
 
 from app.application.ports.generation import (
+    CharacterSheet,
+    ContentModerator,
     ContextGenerator,
     IllustrationRequest,
     Illustrator,
     Image,
     PageText,
     QuestionGenerator,
+    Suggestions,
 )
 from app.application.ports.images import ImageStorage, StoredObject
 from app.application.ports.stores import (
@@ -18,7 +21,9 @@ from app.application.ports.system import Clock, IdGenerator
 
 __all__ = [
     "BookInProgressRepository",
+    "CharacterSheet",
     "Clock",
+    "ContentModerator",
     "ContextGenerator",
     "FinishedBookPage",
     "FinishedBookRepository",
@@ -30,4 +35,5 @@ __all__ = [
     "PageText",
     "QuestionGenerator",
     "StoredObject",
+    "Suggestions",
 ]

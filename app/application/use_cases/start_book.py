@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.application.concurrency import both
 from app.application.errors import BookAlreadyInProgress, GenerationFailed
 from app.application.image_keys import staging_key
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
+    ContentModerator,
+    ContextGenerator,
     IdGenerator,
     IllustrationRequest,
     Illustrator,
@@ -18,23 +22,34 @@ from app.domain.errors import InvalidValue
 from app.domain.values import BookLifetime, BookSpec, Questions, UserId
 
 
+def spec_texts(spec: BookSpec) -> list[str]:
+    """Everything the child typed when starting a book, for moderation."""
+    texts = [part for c in spec.characters for part in (c.name, c.description) if part]
+    return [*texts, spec.setting] if spec.setting else texts
+
+
 class StartBook:
-    """Create the user's book, draw its cover, ask the opening questions, store it open."""
+    """Create the user's book: check what the child typed, write the character sheet, then draw
+    the cover and ask the opening questions at once, and store the book open."""
 
     def __init__(
         self,
         books: BookInProgressRepository,
         images: ImageStorage,
+        writer: ContextGenerator,
         illustrator: Illustrator,
         questions: QuestionGenerator,
+        moderator: ContentModerator,
         clock: Clock,
         ids: IdGenerator,
         lifetime: BookLifetime,
     ) -> None:
         self._books = books
         self._images = images
+        self._writer = writer
         self._illustrator = illustrator
         self._questions = questions
+        self._moderator = moderator
         self._clock = clock
         self._ids = ids
         self._lifetime = lifetime
@@ -43,8 +58,10 @@ class StartBook:
         # Checked first so a second book costs no generation; `add` stays the race-free guard.
         if await self._books.get(user_id) is not None:
             raise BookAlreadyInProgress(f"user {user_id} already has a book in progress")
+        await self._moderator.check(spec_texts(spec), spec.language)
         book = Book.start(self._ids.new_id(), user_id, spec, self._lifetime, self._clock.now())
-        context = book.story_context()
+        sheet = await self._writer.character_sheet(spec)
+        context = replace(book.story_context(), character_sheet=sheet.text)
         cover, suggestions = await both(
             self._illustrator.draw(
                 IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
@@ -52,7 +69,7 @@ class StartBook:
             self._questions.create(context),
         )
         try:
-            opening = Questions(tuple(suggestions))
+            opening = Questions(suggestions.items)
         except InvalidValue as error:
             raise GenerationFailed(
                 f"the question generator gave unusable questions: {error}"
@@ -61,6 +78,15 @@ class StartBook:
             raise GenerationFailed("the question generator gave no question")
         key = staging_key(user_id, book.id, self._ids.new_id())
         await self._images.put(key, cover)
-        book.open(key, opening, self._clock.now())
+        try:
+            book.open(
+                key,
+                opening,
+                self._clock.now(),
+                sheet.text,
+                sheet.usage + suggestions.usage + cover.usage,
+            )
+        except InvalidValue as error:
+            raise GenerationFailed(f"the character sheet is unusable: {error}") from None
         await self._books.add(book)
         return book

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from app.application.concurrency import both
@@ -10,6 +11,7 @@ from app.application.image_keys import staging_key
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
+    ContentModerator,
     ContextGenerator,
     IdGenerator,
     IllustrationRequest,
@@ -21,10 +23,29 @@ from app.application.ports import (
 from app.application.ports.generation import IllustrationKind
 from app.domain.book import Book
 from app.domain.errors import DomainError, GenerationInProgress, InvalidValue, StaleGeneration
-from app.domain.values import ChildInput, Generation, Page, Questions, StoryContext, UserId
+from app.domain.values import (
+    ChildInput,
+    Generation,
+    Page,
+    Questions,
+    StoryContext,
+    Usage,
+    UserId,
+)
 
 _CLAIM_ATTEMPTS = 5
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A page written and drawn, not yet stored."""
+
+    text: str
+    summary: str | None
+    questions: Questions
+    usage: Usage
+    image_key: str = ""
 
 
 class WritePage:
@@ -37,10 +58,12 @@ class WritePage:
         writer: ContextGenerator,
         questions: QuestionGenerator,
         illustrator: Illustrator,
+        moderator: ContentModerator,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
     ) -> None:
+        self._moderator = moderator
         self._books = books
         self._images = images
         self._writer = writer
@@ -51,14 +74,26 @@ class WritePage:
         self._lease = lease
 
     async def execute(self, user_id: UserId, child_input: ChildInput) -> Book:
+        current = await self._books.get(user_id)
+        if current is None:
+            raise NoBookInProgress("there is no book in progress")
+        await self._moderator.check([child_input.value], current.spec.language)
         book, generation = await self._claim(user_id, child_input)
         try:
-            text, questions, image_key = await self._generate(book, generation)
+            draft = await self._generate(book, generation)
         except Exception:
             await asyncio.shield(self._release(book, generation))
             raise
         claimed_version = book.version
-        book.complete_page(generation.attempt_id, text, image_key, questions, self._clock.now())
+        book.complete_page(
+            generation.attempt_id,
+            draft.text,
+            draft.image_key,
+            draft.questions,
+            self._clock.now(),
+            summary=draft.summary,
+            usage=draft.usage,
+        )
         try:
             await self._books.update(book, claimed_version)
         except VersionConflict:
@@ -83,10 +118,10 @@ class WritePage:
             return book, generation
         raise GenerationInProgress("the book is busy; try again in a moment")
 
-    async def _generate(self, book: Book, generation: Generation) -> tuple[str, Questions, str]:
+    async def _generate(self, book: Book, generation: Generation) -> _Draft:
         context = book.story_context()
-        (text, questions), image = await both(
-            self._text_then_questions(book, context, generation),
+        written, image = await both(
+            self._text_then_questions(context, generation),
             self._illustrator.draw(
                 IllustrationRequest(
                     context, IllustrationKind.PAGE, generation.input, generation.page_number
@@ -94,29 +129,28 @@ class WritePage:
             ),
         )
         image_key = await self._stage(book, image)
-        return text, questions, image_key
+        return replace(written, image_key=image_key, usage=written.usage + image.usage)
 
-    async def _text_then_questions(
-        self, book: Book, context: StoryContext, generation: Generation
-    ) -> tuple[str, Questions]:
+    async def _text_then_questions(self, context: StoryContext, generation: Generation) -> _Draft:
         page_text = await self._writer.create(context, generation.input)
         try:
             draft = Page(generation.page_number, generation.input, page_text.text, "pending")
         except InvalidValue as error:
             raise GenerationFailed(f"the page writer gave an unusable page: {error}") from None
-        after = context.with_page(draft)
+        after = context.with_page(draft, page_text.summary)
         if after.is_complete:
-            return draft.text, Questions()
+            return _Draft(draft.text, page_text.summary, Questions(), page_text.usage)
         suggestions = await self._questions.create(after)
         try:
-            questions = Questions(tuple(suggestions))
+            questions = Questions(suggestions.items)
         except InvalidValue as error:
             raise GenerationFailed(
                 f"the question generator gave unusable questions: {error}"
             ) from None
         if not questions.items:
             raise GenerationFailed("the question generator gave no question")
-        return draft.text, questions
+        usage = page_text.usage + suggestions.usage
+        return _Draft(draft.text, page_text.summary, questions, usage)
 
     async def _stage(self, book: Book, image: Image) -> str:
         key = staging_key(book.user_id, book.id, self._ids.new_id())

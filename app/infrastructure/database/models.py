@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import (
     CHAR,
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
@@ -91,6 +93,9 @@ class BookRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_by: Mapped[str] = mapped_column(String(10))
+    tokens_in: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tokens_out: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    images_generated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     pages: Mapped[list[PageRow]] = relationship(
         back_populates="book",

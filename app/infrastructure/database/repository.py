@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 from app.application.errors import InvalidCursor
 from app.application.ports.stores import FinishedBookPage, FinishedBookRepository
 from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
-from app.domain.values import BookSpec, Character, Language, Title, UserId
+from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
 from app.infrastructure.database.engine import database_errors
 from app.infrastructure.database.models import BookRow, PageRow
 
@@ -185,6 +185,9 @@ def _to_row(book: FinishedBook) -> BookRow:
         created_at=book.created_at,
         finished_at=book.finished_at,
         finished_by=book.finished_by.value,
+        tokens_in=book.usage.tokens_in,
+        tokens_out=book.usage.tokens_out,
+        images_generated=book.usage.images,
         pages=[
             PageRow(number=p.number, input=p.input, text=p.text, image_key=p.image_key)
             for p in book.pages
@@ -210,4 +213,5 @@ def _to_domain(row: BookRow) -> FinishedBook:
         created_at=row.created_at,
         finished_at=row.finished_at,
         finished_by=FinishedBy(row.finished_by),
+        usage=Usage(row.tokens_in, row.tokens_out, row.images_generated),
     )

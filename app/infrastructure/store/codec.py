@@ -16,6 +16,7 @@ from app.domain.values import (
     Language,
     Page,
     Questions,
+    Usage,
     UserId,
 )
 
@@ -58,6 +59,13 @@ def dumps(book: Book) -> str:
             "lease_deadline": generation.lease_deadline.isoformat(),
         },
         "version": book.version,
+        "character_sheet": book.character_sheet,
+        "summary": book.summary,
+        "usage": {
+            "tokens_in": book.usage.tokens_in,
+            "tokens_out": book.usage.tokens_out,
+            "images": book.usage.images,
+        },
         "created_at": book.created_at.isoformat(),
         "updated_at": book.updated_at.isoformat(),
     }
@@ -100,4 +108,8 @@ def loads(raw: str | bytes) -> Book:
             lease_deadline=datetime.fromisoformat(generation["lease_deadline"]),
         ),
         version=doc["version"],
+        # Documents written before these fields existed read as empty: no sheet, no cost yet.
+        character_sheet=doc.get("character_sheet", ""),
+        summary=doc.get("summary", ""),
+        usage=Usage(**doc.get("usage", {})),
     )

@@ -125,6 +125,22 @@ class FinishedBookOut(BaseModel):
     finished_by: Literal["user", "admin"]
 
 
+class UsageOut(BaseModel):
+    """What generating the book cost (admin views only)."""
+
+    tokens_in: int
+    tokens_out: int
+    images: int
+
+
+class AdminBookOut(BookOut):
+    usage: UsageOut
+
+
+class AdminFinishedBookOut(FinishedBookOut):
+    usage: UsageOut
+
+
 class BookSummaryOut(BaseModel):
     id: str
     title: str

@@ -7,14 +7,17 @@ from datetime import UTC, datetime
 
 from app.domain.book import Book
 from app.domain.finished import FinishedBook, FinishedBookSummary
-from app.domain.values import BookSpec
+from app.domain.values import BookSpec, Usage
 from app.interfaces.http.schemas import (
+    AdminBookOut,
+    AdminFinishedBookOut,
     BookOut,
     BookSummaryOut,
     CharacterOut,
     FinishedBookOut,
     FinishedPageOut,
     PageOut,
+    UsageOut,
 )
 
 LinkMaker = Callable[[str], str]
@@ -68,6 +71,20 @@ def finished_view(book: FinishedBook, link: LinkMaker) -> FinishedBookOut:
         finished_at=rfc3339(book.finished_at),
         finished_by=book.finished_by.value,
     )
+
+
+def usage_view(usage: Usage) -> UsageOut:
+    return UsageOut(tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, images=usage.images)
+
+
+def admin_book_view(book: Book, now: datetime, link: LinkMaker) -> AdminBookOut:
+    view = book_view(book, now, link)
+    return AdminBookOut(**view.model_dump(), usage=usage_view(book.usage))
+
+
+def admin_finished_view(book: FinishedBook, link: LinkMaker) -> AdminFinishedBookOut:
+    view = finished_view(book, link)
+    return AdminFinishedBookOut(**view.model_dump(), usage=usage_view(book.usage))
 
 
 def summary_view(summary: FinishedBookSummary, link: LinkMaker) -> BookSummaryOut:

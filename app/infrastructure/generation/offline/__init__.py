@@ -5,7 +5,8 @@ and pictures are drawn with Pillow.
 """
 
 from app.infrastructure.generation.offline.illustrator import PillowIllustrator
+from app.infrastructure.generation.offline.moderation import OfflineModerator
 from app.infrastructure.generation.offline.questions import OfflineQuestionAsker
 from app.infrastructure.generation.offline.writer import OfflinePageWriter
 
-__all__ = ["OfflinePageWriter", "OfflineQuestionAsker", "PillowIllustrator"]
+__all__ = ["OfflineModerator", "OfflinePageWriter", "OfflineQuestionAsker", "PillowIllustrator"]

@@ -9,7 +9,7 @@ of the story so far, so the same context always gets the same suggestions.
 from __future__ import annotations
 
 from app.application.errors import GenerationFailed
-from app.application.ports.generation import QuestionGenerator
+from app.application.ports.generation import QuestionGenerator, Suggestions
 from app.domain.values import MAX_QUESTIONS, StoryContext
 from app.infrastructure.generation.offline.language import digest, fill
 from app.infrastructure.generation.offline.question_bank import BANK, Phase
@@ -18,9 +18,9 @@ from app.infrastructure.generation.offline.question_bank import BANK, Phase
 class OfflineQuestionAsker(QuestionGenerator):
     """Suggests up to three ideas for the next page; needs no network and no key."""
 
-    async def create(self, context: StoryContext) -> list[str]:
+    async def create(self, context: StoryContext) -> Suggestions:
         try:
-            return suggest(context)
+            return Suggestions(tuple(suggest(context)))
         except Exception as error:
             raise GenerationFailed(f"the offline question asker failed: {error}") from error
 

@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 
 from app.application.errors import GenerationFailed
-from app.application.ports.generation import ContextGenerator, PageText
-from app.domain.values import Language, StoryContext
+from app.application.ports.generation import CharacterSheet, ContextGenerator, PageText
+from app.domain.values import BookSpec, Language, StoryContext
 from app.infrastructure.generation.offline.cleanup import tidy
 from app.infrastructure.generation.offline.framings import FRAMINGS, Framings
 from app.infrastructure.generation.offline.language import (
@@ -44,6 +44,11 @@ _DETERMINERS = frozenset(
 
 class OfflinePageWriter(ContextGenerator):
     """Writes the page from the child's own words; needs no network and no key."""
+
+    async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
+        # The child's own descriptions are the sheet: the offline illustrator draws from them.
+        lines = [f"{c.name}: {c.description}" if c.description else c.name for c in spec.characters]
+        return CharacterSheet("\n".join(lines))
 
     async def create(self, context: StoryContext, child_input: str) -> PageText:
         try:

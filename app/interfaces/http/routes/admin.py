@@ -12,8 +12,13 @@ from app.interfaces.http.dependencies import Admin, Links, ServicesDep
 from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.routes.books import parse_book_id
-from app.interfaces.http.schemas import AdminFinishIn, BookOut, FinishedBookOut, ProblemOut
-from app.interfaces.http.views import book_view, finished_view
+from app.interfaces.http.schemas import (
+    AdminBookOut,
+    AdminFinishedBookOut,
+    AdminFinishIn,
+    ProblemOut,
+)
+from app.interfaces.http.views import admin_book_view, admin_finished_view
 
 _problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
 router = APIRouter(
@@ -32,9 +37,11 @@ def parse_user_id(user_id: str) -> UserId:
 
 
 @router.get("/users/{user_id}/books/current", summary="A user's book in progress")
-async def user_current_book(user_id: str, _: Admin, services: ServicesDep, link: Links) -> BookOut:
+async def user_current_book(
+    user_id: str, _: Admin, services: ServicesDep, link: Links
+) -> AdminBookOut:
     book = await services.queries.current(parse_user_id(user_id))
-    return book_view(book, services.clock.now(), link)
+    return admin_book_view(book, services.clock.now(), link)
 
 
 @router.post(
@@ -50,15 +57,17 @@ async def finish_user_book(
     services: ServicesDep,
     link: Links,
     response: Response,
-) -> FinishedBookOut:
+) -> AdminFinishedBookOut:
     finished = await services.finish_book.execute(
         parse_user_id(user_id), Title(body.title), finished_by=FinishedBy.ADMIN, force=body.force
     )
     response.headers["Location"] = f"/v1/admin/books/{finished.id}"
-    return finished_view(finished, link)
+    return admin_finished_view(finished, link)
 
 
 @router.get("/books/{book_id}", summary="Any user's finished book")
-async def any_book(book_id: str, _: Admin, services: ServicesDep, link: Links) -> FinishedBookOut:
+async def any_book(
+    book_id: str, _: Admin, services: ServicesDep, link: Links
+) -> AdminFinishedBookOut:
     book = await services.queries.finished(parse_book_id(book_id), owner=None)
-    return finished_view(book, link)
+    return admin_finished_view(book, link)
