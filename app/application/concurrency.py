@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
+
+from app.application.errors import GenerationFailed
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -19,6 +23,19 @@ async def both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) ->
     except BaseExceptionGroup as group_error:
         raise _first_leaf(group_error) from None
     return task_a.result(), task_b.result()
+
+
+@contextlib.asynccontextmanager
+async def within(deadline: timedelta | None, what: str) -> AsyncIterator[None]:
+    """Bound the generation under way: past `deadline` it is cancelled and `GenerationFailed`."""
+    if deadline is None:
+        yield
+        return
+    try:
+        async with asyncio.timeout(deadline.total_seconds()):
+            yield
+    except TimeoutError:
+        raise GenerationFailed(f"{what} took longer than {deadline.total_seconds():g} s") from None
 
 
 def _first_leaf(error: BaseException) -> BaseException:

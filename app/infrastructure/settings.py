@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +61,16 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    openai_api_style: Literal["responses", "chat"] = "responses"
+    openai_text_model: str = "gpt-4.1-mini"
+    openai_image_model: str = "gpt-image-1"
+    openai_moderation_model: str = "omni-moderation-latest"
+    openai_image_size: str = "1024x1024"
+    openai_image_quality: str = "medium"
+    openai_image_moderation: Literal["auto", "low"] = "auto"
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    page_deadline_seconds: float = Field(default=90.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -71,6 +81,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LW_BOOK_MAX_AGE_SECONDS must be below the staging image lifetime "
                 f"(LW_STAGING_EXPIRATION_DAYS={self.staging_expiration_days} days)"
+            )
+        if self.generation_lease_seconds <= self.page_deadline_seconds:
+            # A page still inside its deadline must still hold the book.
+            raise ValueError(
+                "LW_GENERATION_LEASE_SECONDS must be longer than LW_PAGE_DEADLINE_SECONDS"
             )
         if self.book_ttl_seconds > self.book_max_age_seconds:
             raise ValueError("LW_BOOK_TTL_SECONDS must not exceed LW_BOOK_MAX_AGE_SECONDS")

@@ -46,6 +46,14 @@ from app.infrastructure.generation.offline import (
     OfflineQuestionAsker,
     PillowIllustrator,
 )
+from app.infrastructure.generation.openai import (
+    OpenAIConfig,
+    OpenAIIllustrator,
+    OpenAIModerator,
+    OpenAIPageWriter,
+    OpenAIQuestionAsker,
+    build_openai_client,
+)
 from app.infrastructure.images.local import LocalImageStorage
 from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure_lifecycle_rule
 from app.infrastructure.images.signing import ImageUrlSigner
@@ -173,6 +181,45 @@ async def _database(settings: Settings) -> Engine:
 
 
 @dataclass(frozen=True)
+class Generators:
+    writer: ContextGenerator
+    asker: QuestionGenerator
+    illustrator: Illustrator
+    moderator: ContentModerator
+
+
+async def _generators(settings: Settings, stack: contextlib.AsyncExitStack) -> Generators:
+    """OpenAI (or any OpenAI-compatible server) with a key; the offline generators without."""
+    if settings.openai_api_key is None:
+        return Generators(
+            OfflinePageWriter(), OfflineQuestionAsker(), PillowIllustrator(), OfflineModerator()
+        )
+    client = build_openai_client(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        settings.openai_timeout_seconds,
+        settings.openai_max_retries,
+    )
+    stack.push_async_callback(client.close)
+    config = OpenAIConfig(
+        api_style=settings.openai_api_style,
+        text_model=settings.openai_text_model,
+        image_model=settings.openai_image_model,
+        moderation_model=settings.openai_moderation_model,
+        image_size=settings.openai_image_size,
+        image_quality=settings.openai_image_quality,
+        image_moderation=settings.openai_image_moderation,
+    )
+    moderator = OpenAIModerator(client, config)
+    return Generators(
+        OpenAIPageWriter(client, config, moderator),
+        OpenAIQuestionAsker(client, config),
+        OpenAIIllustrator(client, config),
+        moderator,
+    )
+
+
+@dataclass(frozen=True)
 class Storage:
     """The durable backends: finished books and images (what `reconcile` needs, and no more)."""
 
@@ -273,10 +320,12 @@ async def build_services(
 
         store = RedisBookStore(redis)
         finished, images = storage.finished, storage.images
-        writer = overrides.writer or OfflinePageWriter()
-        asker = overrides.asker or OfflineQuestionAsker()
-        illustrator = overrides.illustrator or PillowIllustrator()
-        moderator = overrides.moderator or OfflineModerator()
+        generators = await _generators(settings, stack)
+        writer = overrides.writer or generators.writer
+        asker = overrides.asker or generators.asker
+        illustrator = overrides.illustrator or generators.illustrator
+        moderator = overrides.moderator or generators.moderator
+        deadline = timedelta(seconds=settings.page_deadline_seconds)
         lifetime = BookLifetime(
             ttl=timedelta(seconds=settings.book_ttl_seconds),
             max_age=timedelta(seconds=settings.book_max_age_seconds),
@@ -290,7 +339,7 @@ async def build_services(
             images=images,
             local_images=storage.local_images,
             start_book=StartBook(
-                store, images, writer, illustrator, asker, moderator, clock, ids, lifetime
+                store, images, writer, illustrator, asker, moderator, clock, ids, lifetime, deadline
             ),
             write_page=WritePage(
                 store,
@@ -302,6 +351,7 @@ async def build_services(
                 clock,
                 ids,
                 timedelta(seconds=settings.generation_lease_seconds),
+                deadline,
             ),
             finish_book=FinishBook(store, finished, images, clock, checkpoint),
             discard_book=DiscardBook(store),

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
-from app.application.concurrency import both
+from app.application.concurrency import both, within
 from app.application.errors import BookAlreadyInProgress, GenerationFailed
 from app.application.image_keys import staging_key
 from app.application.ports import (
@@ -43,7 +44,9 @@ class StartBook:
         clock: Clock,
         ids: IdGenerator,
         lifetime: BookLifetime,
+        deadline: timedelta | None = None,
     ) -> None:
+        self._deadline = deadline
         self._books = books
         self._images = images
         self._writer = writer
@@ -60,14 +63,15 @@ class StartBook:
             raise BookAlreadyInProgress(f"user {user_id} already has a book in progress")
         await self._moderator.check(spec_texts(spec), spec.language)
         book = Book.start(self._ids.new_id(), user_id, spec, self._lifetime, self._clock.now())
-        sheet = await self._writer.character_sheet(spec)
-        context = replace(book.story_context(), character_sheet=sheet.text)
-        cover, suggestions = await both(
-            self._illustrator.draw(
-                IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
-            ),
-            self._questions.create(context),
-        )
+        async with within(self._deadline, "the cover"):
+            sheet = await self._writer.character_sheet(spec)
+            context = replace(book.story_context(), character_sheet=sheet.text)
+            cover, suggestions = await both(
+                self._illustrator.draw(
+                    IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
+                ),
+                self._questions.create(context),
+            )
         try:
             opening = Questions(suggestions.items)
         except InvalidValue as error:

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from app.application.concurrency import both
+from app.application.concurrency import both, within
 from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
 from app.application.image_keys import staging_key
 from app.application.ports import (
@@ -62,7 +62,9 @@ class WritePage:
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
+        deadline: timedelta | None = None,
     ) -> None:
+        self._deadline = deadline
         self._moderator = moderator
         self._books = books
         self._images = images
@@ -80,7 +82,8 @@ class WritePage:
         await self._moderator.check([child_input.value], current.spec.language)
         book, generation = await self._claim(user_id, child_input)
         try:
-            draft = await self._generate(book, generation)
+            async with within(self._deadline, "the page"):
+                draft = await self._generate(book, generation)
         except Exception:
             await asyncio.shield(self._release(book, generation))
             raise
