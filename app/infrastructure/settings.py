@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     openai_image_size: str = "1024x1024"
     openai_image_quality: str = "medium"
     openai_image_moderation: Literal["auto", "low"] = "auto"
+    openai_images: bool = Field(
+        default=True, description="False: AI text with the offline pictures (e.g. Ollama)."
+    )
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     page_deadline_seconds: float = Field(default=90.0, gt=0)

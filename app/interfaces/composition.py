@@ -214,7 +214,7 @@ async def _generators(settings: Settings, stack: contextlib.AsyncExitStack) -> G
     return Generators(
         OpenAIPageWriter(client, config, moderator),
         OpenAIQuestionAsker(client, config),
-        OpenAIIllustrator(client, config),
+        OpenAIIllustrator(client, config) if settings.openai_images else PillowIllustrator(),
         moderator,
     )
 

@@ -149,3 +149,16 @@ async def test_concurrent_authors_share_one_client(
     responses = await asyncio.gather(*(write(client, "an idea", user) for user in users))
     assert [r.status_code for r in responses] == [200] * 4
     assert fake_openai.images.max_in_flight == 4
+
+
+async def test_ai_text_with_offline_pictures_draws_nothing_through_the_api(
+    make_client: ClientFactory, fake_openai: FakeOpenAI
+) -> None:
+    client = await ai_client(make_client, fake_openai.base_url, openai_images=False)
+    book = await start(client, page_count=1)
+    page = await write(client, "the end")
+    assert page.status_code == 200 and fake_openai.images.count == 0
+    assert fake_openai.responses.count > 0
+    picture = await client.get(page.json()["pages"][0]["image_url"])
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    assert book["cover_image_url"]
