@@ -19,13 +19,7 @@ from app.infrastructure.tokens import ConfigurationError
 from app.interfaces.http.app import create_app
 from tests.api.conftest import BOOK, ClientFactory, assert_problem, auth, settings_for
 from tests.integration.services import REQUIRE, service_url
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.processes import free_port
 
 
 class PrivateRedis:
@@ -39,7 +33,7 @@ class PrivateRedis:
             pytest.skip("redis-server is not installed")
         self.binary = binary
         self.args = args
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -167,7 +161,7 @@ async def test_s3_down_is_a_fast_503_and_the_retry_succeeds_when_it_is_up(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    port = _free_port()
+    port = free_port()
     client = await make_client(
         s3_bucket="littlewriter-faults",
         s3_endpoint_url=f"http://127.0.0.1:{port}",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,15 +12,9 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import BOOK
+from tests.processes import free_port, wait_until_healthy
 
 CLI = [sys.executable, "-m", "app.interfaces.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -45,7 +37,7 @@ def _token(data_dir: Path, user: str, *extra: str) -> str:
 
 @contextmanager
 def serving(data_dir: Path) -> Iterator[httpx.Client]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port)],
         env=_env(data_dir),
@@ -54,16 +46,9 @@ def serving(data_dir: Path) -> Iterator[httpx.Client]:
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
-            time.sleep(0.1)
+        wait_until_healthy(
+            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
+        )
         yield client
     finally:
         client.close()
@@ -143,7 +128,7 @@ def test_serve_refuses_an_evicting_redis_with_a_clear_message(tmp_path: Path) ->
     try:
         env = _env(tmp_path) | {"LW_REDIS_URL": redis.url}
         result = subprocess.run(
-            [*CLI, "serve", "--port", str(_free_port())],
+            [*CLI, "serve", "--port", str(free_port())],
             env=env,
             capture_output=True,
             text=True,

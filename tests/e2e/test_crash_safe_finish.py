@@ -47,6 +47,7 @@ from app.infrastructure.tokens import ConfigurationError
 from app.interfaces.composition import check_production, finish_checkpoint
 from tests.api.conftest import BOOK, SECRET, make_token, settings_for
 from tests.integration.services import service_url
+from tests.processes import free_port, wait_until_healthy
 
 pytest_plugins = ["tests.s3_server"]
 pytestmark = pytest.mark.services
@@ -172,7 +173,7 @@ class Deployment:
     def serving(self, failpoint: str | None = None) -> Iterator[Server]:
         extra = {"LW_FAILPOINT": failpoint} if failpoint else {}
         log = self.data_dir / f"serve-{secrets.token_hex(3)}.log"
-        port = _free_port()
+        port = free_port()
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [*CLI, "serve", "--port", str(port)],
@@ -182,7 +183,7 @@ class Deployment:
             )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         try:
-            _wait_until_healthy(process, client, log)
+            wait_until_healthy(process, client, lambda: log.read_text(errors="replace"))
             yield Server(process, client, log)
         finally:
             client.close()
@@ -214,31 +215,6 @@ class Deployment:
     def has_book_in_progress(self, user: str) -> bool:
         with redis.Redis.from_url(self.redis_url) as client:
             return bool(client.exists(f"{KEY_PREFIX}{user}"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], client: httpx.Client, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if client.get("/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"the server did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.05)
-
-
-# -- fixtures ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -434,7 +410,7 @@ def test_a_typo_in_the_failpoint_refuses_to_start(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
     env.update(LW_DATA_DIR=str(tmp_path), LW_FAILPOINT="after_copy")
     result = subprocess.run(
-        [*CLI, "serve", "--port", str(_free_port())],
+        [*CLI, "serve", "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,
