@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from app.application.concurrency import both, within
 from app.application.errors import BookAlreadyInProgress, GenerationFailed
+from app.application.generated import next_page_questions
 from app.application.image_keys import staging_key
 from app.application.ports import (
     BookInProgressRepository,
@@ -20,7 +21,7 @@ from app.application.ports import (
 from app.application.ports.generation import IllustrationKind
 from app.domain.book import Book
 from app.domain.errors import InvalidValue
-from app.domain.values import BookLifetime, BookSpec, Questions, UserId
+from app.domain.values import BookLifetime, BookSpec, UserId
 
 
 def spec_texts(spec: BookSpec) -> list[str]:
@@ -72,14 +73,7 @@ class StartBook:
                 ),
                 self._questions.create(context),
             )
-        try:
-            opening = Questions(suggestions.items)
-        except InvalidValue as error:
-            raise GenerationFailed(
-                f"the question generator gave unusable questions: {error}"
-            ) from None
-        if not opening.items:
-            raise GenerationFailed("the question generator gave no question")
+        opening = next_page_questions(suggestions)
         key = staging_key(user_id, book.id, self._ids.new_id())
         await self._images.put(key, cover)
         try:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from app.application.concurrency import both, within
 from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
+from app.application.generated import next_page_questions
 from app.application.image_keys import staging_key
 from app.application.ports import (
     BookInProgressRepository,
@@ -144,14 +145,7 @@ class WritePage:
         if after.is_complete:
             return _Draft(draft.text, page_text.summary, Questions(), page_text.usage)
         suggestions = await self._questions.create(after)
-        try:
-            questions = Questions(suggestions.items)
-        except InvalidValue as error:
-            raise GenerationFailed(
-                f"the question generator gave unusable questions: {error}"
-            ) from None
-        if not questions.items:
-            raise GenerationFailed("the question generator gave no question")
+        questions = next_page_questions(suggestions)
         usage = page_text.usage + suggestions.usage
         return _Draft(draft.text, page_text.summary, questions, usage)
 
