@@ -63,3 +63,23 @@ class ImageNotFound(ApplicationError):
 
 class ImageLinkRejected(ApplicationError):
     """A signed image link whose signature is wrong or whose time has passed."""
+
+
+class RateLimited(ApplicationError):
+    """A rate limit or a daily quota is used up; `retry_after_seconds` says when to come back."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class IdempotencyKeyInUse(ApplicationError):
+    """A request with the same idempotency key is still being handled."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The idempotency key was already used for a different request."""

@@ -8,7 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +77,40 @@ class Settings(BaseSettings):
     page_deadline_seconds: float = Field(default=90.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    idempotency_ttl_seconds: int = Field(
+        default=86_400, ge=60, description="How long an Idempotency-Key's response is kept."
+    )
+    rate_limit_generation: str = Field(
+        default="20/minute",
+        description="Per-user generations (book starts, pages, illustration retries), "
+        "in the `limits` notation: N/second|minute|hour|day.",
+    )
+    quota_user_pages_per_day: int = Field(default=300, ge=1)
+    quota_user_images_per_day: int = Field(default=400, ge=1)
+    quota_service_pages_per_day: int = Field(default=200_000, ge=1)
+    quota_service_images_per_day: int = Field(default=300_000, ge=1)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    events_retention: int = Field(
+        default=500, ge=10, description="Events kept per user for Last-Event-ID resumes."
+    )
+    events_max_streams_per_user: int = Field(default=5, ge=1)
+    events_max_streams: int = Field(default=5_000, ge=1)
+    recovery_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often a process looks for generations whose "
+        "server died (their lease passed) and gives them back."
+    )
+
+    @field_validator("rate_limit_generation")
+    @classmethod
+    def _is_a_rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate; write it like 20/minute or 100/hour"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _book_outlives_no_image(self) -> Self:

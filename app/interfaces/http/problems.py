@@ -17,10 +17,13 @@ from app.application.errors import (
     ContentRejected,
     DependencyUnavailable,
     GenerationFailed,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     ImageLinkRejected,
     ImageNotFound,
     InvalidCursor,
     NoBookInProgress,
+    RateLimited,
     VersionConflict,
 )
 from app.domain.errors import InvalidBookState, InvalidValue
@@ -36,6 +39,10 @@ class Unauthorized(Exception):
 
 class Forbidden(Exception):
     """A valid token without the role the route needs."""
+
+
+class BadRequest(Exception):
+    """A request header the service cannot use (a malformed key or event id)."""
 
 
 class UnsupportedMediaType(Exception):
@@ -54,7 +61,11 @@ class PayloadTooLarge(StarletteHTTPException):
 _ERRORS: list[tuple[type[Exception], HTTPStatus, str]] = [
     (Unauthorized, HTTPStatus.UNAUTHORIZED, "unauthorized"),
     (Forbidden, HTTPStatus.FORBIDDEN, "forbidden"),
+    (BadRequest, HTTPStatus.BAD_REQUEST, "bad_request"),
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    (IdempotencyKeyInUse, HTTPStatus.CONFLICT, "idempotency_key_in_use"),
+    (IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+    (RateLimited, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),
     (BookAlreadyInProgress, HTTPStatus.CONFLICT, "book_already_in_progress"),
     (NoBookInProgress, HTTPStatus.NOT_FOUND, "no_book_in_progress"),
     (BookNotFound, HTTPStatus.NOT_FOUND, "book_not_found"),
@@ -114,6 +125,11 @@ def _mapping(error: Exception) -> tuple[HTTPStatus, str]:
     raise error
 
 
+def problem_for(error: Exception) -> JSONResponse:
+    """The problem response for an error the map knows; any other error is raised again."""
+    return _for_error(error)
+
+
 def _for_error(error: Exception) -> JSONResponse:
     status, code = _mapping(error)
     headers: dict[str, str] = {}
@@ -128,6 +144,8 @@ def _for_error(error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(error, DependencyUnavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(error, RateLimited | IdempotencyKeyInUse):
+        headers["Retry-After"] = str(error.retry_after_seconds)
     return problem(status, code, detail, headers)
 
 
