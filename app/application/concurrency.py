@@ -42,3 +42,13 @@ def _first_leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
+
+
+async def stop(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` and wait until it has ended. Cancelled again until it does: Python 3.11's
+    `wait_for` (inside redis clients) can swallow a cancellation that lands as its wait ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

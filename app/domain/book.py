@@ -13,10 +13,14 @@ from app.domain.errors import (
     BookNotDone,
     EmptyBook,
     GenerationInProgress,
+    IllustrationNotNeeded,
+    IllustrationsNotReady,
     InvalidBookState,
     InvalidValue,
+    PageNotFound,
     StaleGeneration,
 )
+from app.domain.events import BookEvent, EventName, FailedStage
 from app.domain.finished import FinishedBook, FinishedBy, FinishedPage
 from app.domain.values import (
     MAX_SHEET,
@@ -25,6 +29,8 @@ from app.domain.values import (
     BookSpec,
     ChildInput,
     Generation,
+    ImageAttempt,
+    ImageStatus,
     Page,
     Questions,
     StoryContext,
@@ -68,9 +74,18 @@ class Book:
     character_sheet: str = ""
     summary: str = ""
     usage: Usage = field(default_factory=Usage)
+    # Recorded by the changes below; the repository stores them with the change that made them.
+    _events: list[BookEvent] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check_invariants()
+
+    @property
+    def pending_events(self) -> tuple[BookEvent, ...]:
+        return tuple(self._events)
+
+    def events_stored(self) -> None:
+        self._events.clear()
 
     # -- creation --------------------------------------------------------------------------
 
@@ -134,8 +149,9 @@ class Book:
             raise BookComplete("every page is written; the book can be finished")
         if state is not BookState.IN_PROGRESS:
             raise InvalidBookState(f"a page cannot be written while the book is {state.value}")
-        # A generating book whose lease passed is taken over: the dead attempt is simply replaced.
-        if self.state is BookState.GENERATING:
+        # A generating book whose lease passed is taken over: the dead attempt is replaced.
+        replaced = self.generation if self.state is BookState.GENERATING else None
+        if replaced is not None:
             self._move_to(BookState.IN_PROGRESS)
         self._move_to(BookState.GENERATING)
         self.generation = Generation(
@@ -146,29 +162,41 @@ class Book:
             lease_deadline=now + lease,
         )
         self._changed(now)
+        if replaced is not None:
+            self._record_given_up(replaced)
         return self.generation
 
     def complete_page(
         self,
         attempt_id: str,
         text: str,
-        image_key: str,
+        image_key: str | None,
         questions: Questions,
         now: datetime,
         summary: str | None = None,
         usage: Usage | None = None,
+        image_lease: timedelta | None = None,
     ) -> Page:
-        """Append the page. `summary` (when the writer gives one) replaces the running summary."""
+        """Append the page. `summary` (when the writer gives one) replaces the running summary.
+
+        With no `image_key` the page is stored text-first: its illustration is still being drawn
+        by this same attempt, which holds the page for `image_lease`."""
         generation = self._current_generation(attempt_id, now)
         new_summary = (
             self.summary if summary is None else bounded_text("summary", summary, MAX_SUMMARY)
         )
-        page = Page(generation.page_number, generation.input, text, image_key)
+        drawing = None
+        if image_key is None:
+            if image_lease is None or image_lease <= timedelta(0):
+                raise InvalidValue("image_lease", "a page stored before its picture needs a lease")
+            drawing = ImageAttempt(attempt_id, now + image_lease)
+        page = Page(generation.page_number, generation.input, text, image_key, drawing)
         last = page.number == self.spec.page_count
         if last and questions.items:
             raise InvalidValue("questions", "a finished story asks no more questions")
         if not last and not questions.items:
             raise InvalidValue("questions", "at least one suggestion is needed for the next page")
+        was_finishable = self._finishable(now)
         self._move_to(BookState.DONE if last else BookState.IN_PROGRESS)
         self.pages.append(page)
         self.questions = questions
@@ -176,16 +204,93 @@ class Book:
         self.summary = new_summary
         self.usage = self.usage + (usage or Usage())
         self._changed(now)
+        self._record(EventName.PAGE_TEXT, page=page.number, input=page.input, text=page.text)
+        if questions.items:
+            self._record(EventName.QUESTIONS, page=page.number, questions=list(questions.items))
+        if image_key is not None:
+            self._picture_drawn(page, was_finishable, now)
         return page
 
-    def fail_generation(self, attempt_id: str, now: datetime, usage: Usage | None = None) -> None:
+    def attach_illustration(
+        self, page_number: int, attempt_id: str, image_key: str, now: datetime, usage: Usage
+    ) -> Page:
+        """The picture of a page stored text-first is drawn."""
+        page = self._drawing_page(page_number, attempt_id, now)
+        was_finishable = self._finishable(now)
+        drawn = Page(page.number, page.input, page.text, image_key)
+        self.pages[page_number - 1] = drawn
+        self.usage = self.usage + usage
+        self._changed(now)
+        self._picture_drawn(drawn, was_finishable, now)
+        return drawn
+
+    def fail_illustration(
+        self, page_number: int, attempt_id: str, now: datetime, usage: Usage | None = None
+    ) -> None:
+        """The attempt could not draw the picture: the page keeps its text, its picture failed."""
+        page = self._drawing_page(page_number, attempt_id, now)
+        self._picture_failed(page, "the picture could not be drawn", now, usage)
+
+    def begin_illustration(
+        self, page_number: int, attempt_id: str, now: datetime, lease: timedelta
+    ) -> ImageAttempt:
+        """Draw a failed picture again, without rewriting the page."""
+        page = self._page(page_number)
+        status = page.image_status_at(now)
+        if status is ImageStatus.READY:
+            raise IllustrationNotNeeded(f"page {page_number} already has its picture")
+        if status is ImageStatus.PENDING:
+            raise IllustrationNotNeeded(f"page {page_number}'s picture is being drawn")
+        attempt = ImageAttempt(attempt_id, now + lease)
+        self.pages[page_number - 1] = Page(page.number, page.input, page.text, None, attempt)
+        self._changed(now)
+        return attempt
+
+    def give_up_expired(self, now: datetime) -> bool:
+        """Give back what attempts whose lease passed still hold (their process died): the page
+        being written, and pictures being drawn. True if anything changed."""
+        changed = False
+        generation = self.generation
+        if self.state is BookState.GENERATING and generation and generation.lease_passed(now):
+            self._move_to(BookState.IN_PROGRESS)
+            self.generation = None
+            self._changed(now)
+            self._record_given_up(generation)
+            changed = True
+        for page in list(self.pages):
+            if page.image_attempt is not None and page.image_attempt.lease_passed(now):
+                self._picture_failed(page, "the picture took too long and was given up", now)
+                changed = True
+        return changed
+
+    @property
+    def expiring_attempts_at(self) -> datetime | None:
+        """When the earliest lease held on this book passes (None when nothing is held)."""
+        deadlines = [p.image_attempt.lease_deadline for p in self.pages if p.image_attempt]
+        if self.generation is not None:
+            deadlines.append(self.generation.lease_deadline)
+        return min(deadlines, default=None)
+
+    def fail_generation(
+        self,
+        attempt_id: str,
+        now: datetime,
+        usage: Usage | None = None,
+        detail: str = "the page could not be written; it can be written again",
+    ) -> None:
         """The attempt gave up: the book is writable again with no page added (what the attempt
         cost is still recorded)."""
-        self._current_generation(attempt_id, now)
+        generation = self._current_generation(attempt_id, now)
         self._move_to(BookState.IN_PROGRESS)
         self.generation = None
         self.usage = self.usage + (usage or Usage())
         self._changed(now)
+        self._record(
+            EventName.GENERATION_FAILED,
+            page=generation.page_number,
+            stage=FailedStage.TEXT.value,
+            detail=detail,
+        )
 
     def story_context(self) -> StoryContext:
         return StoryContext(self.spec, tuple(self.pages), self.character_sheet, self.summary)
@@ -211,6 +316,12 @@ class Book:
                 raise EmptyBook("a book with no page cannot be finished")
         elif state is not BookState.DONE:
             raise BookNotDone(f"only a done book can be finished; this one is {state.value}")
+        waiting = [p.number for p in self.pages if p.image_status_at(now) is not ImageStatus.READY]
+        if waiting:
+            numbers = ", ".join(str(n) for n in waiting)
+            raise IllustrationsNotReady(
+                f"the pictures of pages {numbers} are not drawn yet (retry the failed ones)"
+            )
         assert self.cover_key is not None  # an open book always has its cover
         return FinishedBook(
             id=self.id,
@@ -228,7 +339,7 @@ class Book:
         )
 
     def image_keys(self) -> list[str]:
-        keys = [p.image_key for p in self.pages]
+        keys = [p.image_key for p in self.pages if p.image_key is not None]
         return [self.cover_key, *keys] if self.cover_key else keys
 
     # -- storage support -------------------------------------------------------------------
@@ -238,6 +349,55 @@ class Book:
         return self.lifetime.expires_at(self.created_at, self.updated_at)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _record(self, name: EventName, **data: object) -> None:
+        self._events.append(BookEvent(name, self.id, self.version, dict(data)))
+
+    def _record_given_up(self, generation: Generation) -> None:
+        self._record(
+            EventName.GENERATION_FAILED,
+            page=generation.page_number,
+            stage=FailedStage.TEXT.value,
+            detail="the page took too long and was given up; it can be written again",
+        )
+
+    def _finishable(self, now: datetime) -> bool:
+        return self.state is BookState.DONE and all(
+            p.image_status_at(now) is ImageStatus.READY for p in self.pages
+        )
+
+    def _picture_drawn(self, page: Page, was_finishable: bool, now: datetime) -> None:
+        self._record(EventName.IMAGE_READY, page=page.number, image_key=page.image_key)
+        self._record(EventName.PAGE_DONE, page=page.number, state=self.state.value)
+        if not was_finishable and self._finishable(now):
+            self._record(EventName.BOOK_DONE, pages=len(self.pages))
+
+    def _picture_failed(
+        self, page: Page, detail: str, now: datetime, usage: Usage | None = None
+    ) -> None:
+        self.pages[page.number - 1] = Page(page.number, page.input, page.text, None)
+        self.usage = self.usage + (usage or Usage())
+        self._changed(now)
+        self._record(
+            EventName.GENERATION_FAILED,
+            page=page.number,
+            stage=FailedStage.ILLUSTRATION.value,
+            detail=detail,
+        )
+
+    def _page(self, page_number: int) -> Page:
+        if not 1 <= page_number <= len(self.pages):
+            raise PageNotFound(f"the book has no page {page_number}")
+        return self.pages[page_number - 1]
+
+    def _drawing_page(self, page_number: int, attempt_id: str, now: datetime) -> Page:
+        page = self._page(page_number)
+        attempt = page.image_attempt
+        if attempt is None or attempt.attempt_id != attempt_id:
+            raise StaleGeneration("this picture's attempt is no longer the page's current one")
+        if attempt.lease_passed(now):
+            raise StaleGeneration("this picture's lease has passed")
+        return page
 
     def _current_generation(self, attempt_id: str, now: datetime) -> Generation:
         if (

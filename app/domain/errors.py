@@ -36,3 +36,15 @@ class BookNotDone(InvalidBookState):
 
 class EmptyBook(InvalidBookState):
     """A forced finish needs at least one page."""
+
+
+class IllustrationsNotReady(InvalidBookState):
+    """Finishing needs every page's illustration drawn."""
+
+
+class IllustrationNotNeeded(InvalidBookState):
+    """The page's illustration is drawn, or still being drawn: there is nothing to retry."""
+
+
+class PageNotFound(DomainError):
+    """The book has no page with that number."""

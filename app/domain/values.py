@@ -144,19 +144,59 @@ class Questions:
         return len(self.items)
 
 
+class ImageStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAttempt:
+    """A page's illustration being drawn: by which attempt, and until when it holds the page."""
+
+    attempt_id: str
+    lease_deadline: datetime
+
+    def __post_init__(self) -> None:
+        if not self.attempt_id:
+            raise InvalidValue("attempt_id", "must not be empty")
+        _aware("lease_deadline", self.lease_deadline)
+
+    def lease_passed(self, now: datetime) -> bool:
+        return now >= self.lease_deadline
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
+    """A written page. Its illustration is ready (`image_key`), being drawn (`image_attempt`),
+    or failed (neither): pages written text-first are stored before their picture exists."""
+
     number: int
     input: str
     text: str
-    image_key: str
+    image_key: str | None
+    image_attempt: ImageAttempt | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1:
             raise InvalidValue("number", "pages are numbered from 1")
         object.__setattr__(self, "text", _text("text", self.text, min_len=1, max_len=5000))
-        if not self.image_key:
-            raise InvalidValue("image_key", "a page needs its illustration")
+        if self.image_key is not None and not self.image_key:
+            raise InvalidValue("image_key", "a page's illustration needs its key")
+        if self.image_key is not None and self.image_attempt is not None:
+            raise InvalidValue("image_attempt", "a drawn illustration is not being drawn")
+
+    @property
+    def image_status(self) -> ImageStatus:
+        if self.image_key is not None:
+            return ImageStatus.READY
+        return ImageStatus.FAILED if self.image_attempt is None else ImageStatus.PENDING
+
+    def image_status_at(self, now: datetime) -> ImageStatus:
+        """What clients see: an illustration whose attempt's lease has passed has failed."""
+        if self.image_attempt is not None and self.image_attempt.lease_passed(now):
+            return ImageStatus.FAILED
+        return self.image_status
 
 
 @dataclass(frozen=True, slots=True)

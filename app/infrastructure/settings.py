@@ -97,8 +97,10 @@ class Settings(BaseSettings):
     events_max_streams_per_user: int = Field(default=5, ge=1)
     events_max_streams: int = Field(default=5_000, ge=1)
     recovery_interval_seconds: float = Field(
-        default=2.0, gt=0, description="How often a process looks for generations whose "
-        "server died (their lease passed) and gives them back."
+        default=2.0,
+        gt=0,
+        description="How often a process looks for generations whose "
+        "server died (their lease passed) and gives them back.",
     )
 
     @field_validator("rate_limit_generation")

@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
+from app.application.background import BackgroundJobs
+from app.application.concurrency import stop
 from app.application.errors import ImageStorageUnavailable
+from app.application.pictures import Pictures
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
     ContentModerator,
     ContextGenerator,
     FinishedBookRepository,
+    IdempotencyStore,
     IdGenerator,
     Illustrator,
     ImageStorage,
@@ -34,6 +38,8 @@ from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
 from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint, FinishBook
 from app.application.use_cases.queries import BookQueries
+from app.application.use_cases.recover import RecoverStuckGenerations
+from app.application.use_cases.redraw_picture import RedrawPicture
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
 from app.domain.values import BookLifetime
@@ -58,9 +64,12 @@ from app.infrastructure.images.local import LocalImageStorage
 from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure_lifecycle_rule
 from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
+from app.infrastructure.limits import build_generation_limits
 from app.infrastructure.settings import Environment, Settings
 from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
+from app.infrastructure.store.redis_events import RedisEventFeed
+from app.infrastructure.store.redis_idempotency import RedisIdempotencyStore
 from app.infrastructure.system import RandomIds, SystemClock
 from app.infrastructure.tokens import ConfigurationError, TokenCodec, resolve_link_key
 
@@ -100,6 +109,10 @@ class Services:
     discard_book: DiscardBook
     delete_book: DeleteFinishedBook
     queries: BookQueries
+    idempotency: IdempotencyStore
+    redraw_picture: RedrawPicture
+    events: RedisEventFeed
+    jobs: BackgroundJobs
 
 
 def check_production(settings: Settings) -> None:
@@ -318,7 +331,19 @@ async def build_services(
             )
             stack.push_async_callback(_cancel, sweeper)
 
-        store = RedisBookStore(redis)
+        store = RedisBookStore(redis, settings.events_retention)
+        events = RedisEventFeed(redis)
+        events.start()
+        stack.push_async_callback(events.close)
+        limits, close_limits = await build_generation_limits(settings, redis)
+        stack.push_async_callback(close_limits)
+        recovery = asyncio.create_task(
+            RecoverStuckGenerations(store, clock).run_forever(
+                timedelta(seconds=settings.recovery_interval_seconds)
+            ),
+            name="lease-recovery",
+        )
+        stack.push_async_callback(_cancel, recovery)
         finished, images = storage.finished, storage.images
         generators = await _generators(settings, stack)
         writer = overrides.writer or generators.writer
@@ -326,6 +351,12 @@ async def build_services(
         illustrator = overrides.illustrator or generators.illustrator
         moderator = overrides.moderator or generators.moderator
         deadline = timedelta(seconds=settings.page_deadline_seconds)
+        lease = timedelta(seconds=settings.generation_lease_seconds)
+        pictures = Pictures(store, images, illustrator, limits, clock, ids, deadline)
+        # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
+        # through the store, which must still be open.
+        jobs = BackgroundJobs()
+        stack.push_async_callback(jobs.close)
         lifetime = BookLifetime(
             ttl=timedelta(seconds=settings.book_ttl_seconds),
             max_age=timedelta(seconds=settings.book_max_age_seconds),
@@ -339,28 +370,41 @@ async def build_services(
             images=images,
             local_images=storage.local_images,
             start_book=StartBook(
-                store, images, writer, illustrator, asker, moderator, clock, ids, lifetime, deadline
-            ),
-            write_page=WritePage(
                 store,
                 images,
                 writer,
-                asker,
                 illustrator,
+                asker,
                 moderator,
+                limits,
                 clock,
                 ids,
-                timedelta(seconds=settings.generation_lease_seconds),
+                lifetime,
+                deadline,
+            ),
+            write_page=WritePage(
+                store,
+                writer,
+                asker,
+                pictures,
+                moderator,
+                limits,
+                jobs,
+                clock,
+                ids,
+                lease,
                 deadline,
             ),
             finish_book=FinishBook(store, finished, images, clock, checkpoint),
             discard_book=DiscardBook(store),
             delete_book=DeleteFinishedBook(finished, images),
             queries=BookQueries(store, finished),
+            idempotency=RedisIdempotencyStore(redis),
+            redraw_picture=RedrawPicture(store, pictures, limits, jobs, clock, ids, lease),
+            events=events,
+            jobs=jobs,
         )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from app.application.background import BackgroundJobs
 from app.application.errors import (
     BookAlreadyInProgress,
     ContentRejected,
@@ -23,10 +24,12 @@ from app.application.errors import (
     ImageStorageUnavailable,
     InvalidCursor,
     ModerationUnavailable,
+    RateLimited,
     StoreUnavailable,
     VersionConflict,
 )
 from app.application.image_keys import STAGING_PREFIX, is_valid_key
+from app.application.pictures import Pictures
 from app.application.ports import (
     BookInProgressRepository,
     CharacterSheet,
@@ -35,6 +38,8 @@ from app.application.ports import (
     ContextGenerator,
     FinishedBookPage,
     FinishedBookRepository,
+    GenerationCost,
+    GenerationLimits,
     IdGenerator,
     IllustrationRequest,
     Illustrator,
@@ -49,9 +54,12 @@ from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
 from app.application.use_cases.finish_book import FinishBook
 from app.application.use_cases.queries import BookQueries
+from app.application.use_cases.recover import RecoverStuckGenerations
+from app.application.use_cases.redraw_picture import RedrawPicture
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
 from app.domain.book import Book
+from app.domain.events import BookEvent
 from app.domain.finished import FinishedBook
 from app.domain.values import (
     BookLifetime,
@@ -207,6 +215,7 @@ class InMemoryBookStore(BookInProgressRepository):
         self._books: dict[UserId, Book] = {}
         self.faults = Faults(StoreUnavailable)
         self.writes = 0
+        self.events: list[BookEvent] = []
 
     async def get(self, user_id: UserId) -> Book | None:
         await asyncio.sleep(0)
@@ -228,8 +237,23 @@ class InMemoryBookStore(BookInProgressRepository):
         stored = self._books.get(book.user_id)
         if stored is None or stored.id != book.id or stored.version != expected_version:
             raise VersionConflict("the stored book changed or is gone")
+        self.events.extend(book.pending_events)
+        book.events_stored()
         self._books[book.user_id] = copy.deepcopy(book)
         self.writes += 1
+
+    async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
+        await asyncio.sleep(0)
+        self.faults.check("leases")
+        due = [
+            user
+            for user, book in self._books.items()
+            if book.expiring_attempts_at is not None and book.expiring_attempts_at <= now
+        ]
+        return due[:limit]
+
+    def event_names(self) -> list[str]:
+        return [e.name.value for e in self.events]
 
     async def delete(self, user_id: UserId) -> bool:
         await asyncio.sleep(0)
@@ -530,6 +554,23 @@ class ScriptedModerator(ContentModerator):
             raise ContentRejected(f"try another idea ({language.value})")
 
 
+class FakeLimits(GenerationLimits):
+    """Counts what is checked and recorded; refuses while `refuse_for` is set."""
+
+    def __init__(self) -> None:
+        self.checked: list[GenerationCost] = []
+        self.recorded: list[GenerationCost] = []
+        self.refuse_for: int | None = None
+
+    async def check(self, user_id: UserId, cost: GenerationCost) -> None:
+        self.checked.append(cost)
+        if self.refuse_for is not None:
+            raise RateLimited("too many pages at once", self.refuse_for)
+
+    async def record(self, user_id: UserId, cost: GenerationCost) -> None:
+        self.recorded.append(cost)
+
+
 # -- everything together ---------------------------------------------------------------------
 
 
@@ -547,6 +588,8 @@ class World:
     asker: ScriptedQuestionAsker = field(init=False)
     illustrator: ScriptedIllustrator = field(init=False)
     moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
+    limits: FakeLimits = field(default_factory=FakeLimits)
+    jobs: BackgroundJobs = field(default_factory=BackgroundJobs)
 
     lifetime: BookLifetime = LIFETIME
     lease: timedelta = LEASE
@@ -566,6 +609,7 @@ class World:
             self.illustrator,
             self.asker,
             self.moderator,
+            self.limits,
             self.clock,
             self.ids,
             self.lifetime,
@@ -574,15 +618,29 @@ class World:
     def write_page(self) -> WritePage:
         return WritePage(
             self.books,
-            self.images,
             self.writer,
             self.asker,
-            self.illustrator,
+            self.pictures(),
             self.moderator,
+            self.limits,
+            self.jobs,
             self.clock,
             self.ids,
             self.lease,
         )
+
+    def pictures(self) -> Pictures:
+        return Pictures(
+            self.books, self.images, self.illustrator, self.limits, self.clock, self.ids, None
+        )
+
+    def redraw_picture(self) -> RedrawPicture:
+        return RedrawPicture(
+            self.books, self.pictures(), self.limits, self.jobs, self.clock, self.ids, self.lease
+        )
+
+    def recover(self) -> RecoverStuckGenerations:
+        return RecoverStuckGenerations(self.books, self.clock)
 
     def finish_book(self) -> FinishBook:
         return FinishBook(self.books, self.finished, self.images, self.clock)

@@ -1,5 +1,11 @@
 """Ports: small abstract classes, one per concern, that infrastructure adapters implement."""
 
+from app.application.ports.events import (
+    BookEventFeed,
+    EventSignal,
+    StoredEvent,
+    parse_event_id,
+)
 from app.application.ports.generation import (
     CharacterSheet,
     ContentModerator,
@@ -11,7 +17,17 @@ from app.application.ports.generation import (
     QuestionGenerator,
     Suggestions,
 )
+from app.application.ports.idempotency import (
+    Claim,
+    Claimed,
+    Completed,
+    IdempotencyStore,
+    InProgress,
+    KeyReused,
+    StoredResponse,
+)
 from app.application.ports.images import ImageStorage, StoredObject
+from app.application.ports.limits import GenerationCost, GenerationLimits
 from app.application.ports.stores import (
     BookInProgressRepository,
     FinishedBookPage,
@@ -20,20 +36,33 @@ from app.application.ports.stores import (
 from app.application.ports.system import Clock, IdGenerator
 
 __all__ = [
+    "BookEventFeed",
     "BookInProgressRepository",
     "CharacterSheet",
+    "Claim",
+    "Claimed",
     "Clock",
+    "Completed",
     "ContentModerator",
     "ContextGenerator",
+    "EventSignal",
     "FinishedBookPage",
     "FinishedBookRepository",
+    "GenerationCost",
+    "GenerationLimits",
     "IdGenerator",
+    "IdempotencyStore",
     "IllustrationRequest",
     "Illustrator",
     "Image",
     "ImageStorage",
+    "InProgress",
+    "KeyReused",
     "PageText",
     "QuestionGenerator",
+    "StoredEvent",
     "StoredObject",
+    "StoredResponse",
     "Suggestions",
+    "parse_event_id",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from app.domain.book import Book
@@ -24,7 +25,8 @@ class BookInProgressRepository(ABC):
 
     @abstractmethod
     async def update(self, book: Book, expected_version: int) -> None:
-        """Store `book` only if the stored one is the same book (same id) and still has
+        """Store `book`, with the events it recorded (in the same atomic write), only if the
+        stored one is the same book (same id) and still has
         `expected_version`; else `VersionConflict`. The id matters: a book discarded and started
         again can reach the version a late writer of the old one expects."""
 
@@ -35,6 +37,11 @@ class BookInProgressRepository(ABC):
     @abstractmethod
     async def delete_if_unchanged(self, book: Book) -> bool:
         """Remove the user's book only if it is still this book (same id) at this version."""
+
+    @abstractmethod
+    async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
+        """Users whose book holds a generation or a picture attempt whose lease passed by `now`
+        (the process that held it may have died)."""
 
     @abstractmethod
     async def ping(self) -> None: ...

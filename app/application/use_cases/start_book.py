@@ -12,6 +12,8 @@ from app.application.ports import (
     Clock,
     ContentModerator,
     ContextGenerator,
+    GenerationCost,
+    GenerationLimits,
     IdGenerator,
     IllustrationRequest,
     Illustrator,
@@ -19,6 +21,7 @@ from app.application.ports import (
     QuestionGenerator,
 )
 from app.application.ports.generation import IllustrationKind
+from app.application.spending import count_spent
 from app.domain.book import Book
 from app.domain.errors import InvalidValue
 from app.domain.values import BookLifetime, BookSpec, UserId
@@ -28,6 +31,9 @@ def spec_texts(spec: BookSpec) -> list[str]:
     """Everything the child typed when starting a book, for moderation."""
     texts = [part for c in spec.characters for part in (c.name, c.description) if part]
     return [*texts, spec.setting] if spec.setting else texts
+
+
+COVER_COST = GenerationCost(images=1)
 
 
 class StartBook:
@@ -42,12 +48,14 @@ class StartBook:
         illustrator: Illustrator,
         questions: QuestionGenerator,
         moderator: ContentModerator,
+        limits: GenerationLimits,
         clock: Clock,
         ids: IdGenerator,
         lifetime: BookLifetime,
         deadline: timedelta | None = None,
     ) -> None:
         self._deadline = deadline
+        self._limits = limits
         self._books = books
         self._images = images
         self._writer = writer
@@ -62,6 +70,7 @@ class StartBook:
         # Checked first so a second book costs no generation; `add` stays the race-free guard.
         if await self._books.get(user_id) is not None:
             raise BookAlreadyInProgress(f"user {user_id} already has a book in progress")
+        await self._limits.check(user_id, COVER_COST)
         await self._moderator.check(spec_texts(spec), spec.language)
         book = Book.start(self._ids.new_id(), user_id, spec, self._lifetime, self._clock.now())
         async with within(self._deadline, "the cover"):
@@ -87,4 +96,5 @@ class StartBook:
         except InvalidValue as error:
             raise GenerationFailed(f"the character sheet is unusable: {error}") from None
         await self._books.add(book)
+        await count_spent(self._limits, user_id, COVER_COST)
         return book

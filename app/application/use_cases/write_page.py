@@ -1,27 +1,31 @@
+"""Write the next page, all at once (the response carries the page and its picture) or in the
+background, text first (the response is the claimed book; the page and its picture follow as
+events)."""
+
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
+from app.application.background import BackgroundJobs
 from app.application.concurrency import both, within
 from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
 from app.application.generated import next_page_questions
-from app.application.image_keys import staging_key
+from app.application.pictures import PAGE_PICTURE_COST, Pictures
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
     ContentModerator,
     ContextGenerator,
+    GenerationCost,
+    GenerationLimits,
     IdGenerator,
-    IllustrationRequest,
-    Illustrator,
-    Image,
-    ImageStorage,
     QuestionGenerator,
 )
-from app.application.ports.generation import IllustrationKind
+from app.application.spending import count_spent
 from app.domain.book import Book
 from app.domain.errors import DomainError, GenerationInProgress, InvalidValue, StaleGeneration
 from app.domain.values import (
@@ -36,73 +40,97 @@ from app.domain.values import (
 
 _CLAIM_ATTEMPTS = 5
 log = logging.getLogger(__name__)
+PAGE_COST = GenerationCost(pages=1, images=1)
 
 
 @dataclass(frozen=True, slots=True)
 class _Draft:
-    """A page written and drawn, not yet stored."""
+    """A page written, not yet stored."""
 
     text: str
     summary: str | None
     questions: Questions
     usage: Usage
-    image_key: str = ""
 
 
 class WritePage:
-    """Write the next page: claim the book, write text and draw concurrently, store the page."""
+    """Claim the book, write the text (then the questions) while the picture is drawn, store."""
 
     def __init__(
         self,
         books: BookInProgressRepository,
-        images: ImageStorage,
         writer: ContextGenerator,
         questions: QuestionGenerator,
-        illustrator: Illustrator,
+        pictures: Pictures,
         moderator: ContentModerator,
+        limits: GenerationLimits,
+        jobs: BackgroundJobs,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
         deadline: timedelta | None = None,
     ) -> None:
-        self._deadline = deadline
-        self._moderator = moderator
         self._books = books
-        self._images = images
         self._writer = writer
         self._questions = questions
-        self._illustrator = illustrator
+        self._pictures = pictures
+        self._moderator = moderator
+        self._limits = limits
+        self._jobs = jobs
         self._clock = clock
         self._ids = ids
         self._lease = lease
+        self._deadline = deadline
 
     async def execute(self, user_id: UserId, child_input: ChildInput) -> Book:
-        current = await self._books.get(user_id)
-        if current is None:
-            raise NoBookInProgress("there is no book in progress")
-        await self._moderator.check([child_input.value], current.spec.language)
-        book, generation = await self._claim(user_id, child_input)
+        """Write the page and draw its picture; the book returned has both."""
+        book, generation = await self._prepare_and_claim(user_id, child_input)
         try:
             async with within(self._deadline, "the page"):
-                draft = await self._generate(book, generation)
-        except Exception:
+                draft, picture = await both(
+                    self._text_then_questions(book.story_context(), generation),
+                    self._pictures.draw_page(book, generation.page_number, generation.input),
+                )
+        except BaseException:
             await asyncio.shield(self._release(book, generation))
             raise
         claimed_version = book.version
         book.complete_page(
             generation.attempt_id,
             draft.text,
-            draft.image_key,
+            picture.key,
             draft.questions,
             self._clock.now(),
             summary=draft.summary,
-            usage=draft.usage,
+            usage=draft.usage + picture.usage,
         )
         try:
             await self._books.update(book, claimed_version)
         except VersionConflict:
             raise await self._why_lost(user_id) from None
+        await count_spent(self._limits, user_id, PAGE_COST)
         return book
+
+    async def start(self, user_id: UserId, child_input: ChildInput) -> Book:
+        """Claim the book and return it (`generating`); the page is written in the background,
+        its text stored and announced first, then its picture."""
+        book, generation = await self._prepare_and_claim(user_id, child_input)
+        claimed = copy.deepcopy(book)  # the job goes on changing `book`
+        self._jobs.spawn(
+            self._write_text_first(book, generation),
+            name=f"page-{user_id.value}-{generation.page_number}",
+        )
+        return claimed
+
+    async def _prepare_and_claim(
+        self, user_id: UserId, child_input: ChildInput
+    ) -> tuple[Book, Generation]:
+        current = await self._books.get(user_id)
+        if current is None:
+            raise NoBookInProgress("there is no book in progress")
+        await self._limits.check(user_id, PAGE_COST)
+        await self._moderator.check([child_input.value], current.spec.language)
+        return await self._claim(user_id, child_input)
 
     async def _claim(self, user_id: UserId, child_input: ChildInput) -> tuple[Book, Generation]:
         """Move the book to `generating` with a compare-and-set, so only one request wins."""
@@ -122,23 +150,51 @@ class WritePage:
             return book, generation
         raise GenerationInProgress("the book is busy; try again in a moment")
 
-    async def _generate(self, book: Book, generation: Generation) -> _Draft:
-        context = book.story_context()
-        written, image = await both(
-            self._text_then_questions(context, generation),
-            self._illustrator.draw(
-                IllustrationRequest(
-                    context, IllustrationKind.PAGE, generation.input, generation.page_number
-                )
-            ),
+    async def _write_text_first(self, book: Book, generation: Generation) -> None:
+        picture = asyncio.create_task(
+            self._pictures.draw_page(book, generation.page_number, generation.input)
         )
-        image_key = await self._stage(book, image)
-        return replace(written, image_key=image_key, usage=written.usage + image.usage)
+        try:
+            async with within(self._deadline, "the page"):
+                draft = await self._text_then_questions(book.story_context(), generation)
+        except BaseException as error:
+            picture.cancel()
+            detail = "the server stopped while writing the page; it can be written again"
+            if isinstance(error, Exception):
+                log.warning("page %d failed: %s", generation.page_number, error)
+                detail = "the page could not be written; it can be written again"
+            await asyncio.shield(self._release(book, generation, detail))
+            if not isinstance(error, Exception):
+                raise
+            return
+        claimed_version = book.version
+        try:
+            book.complete_page(
+                generation.attempt_id,
+                draft.text,
+                None,
+                draft.questions,
+                self._clock.now(),
+                summary=draft.summary,
+                usage=draft.usage,
+                image_lease=self._lease,
+            )
+            await self._books.update(book, claimed_version)
+        except (DomainError, VersionConflict) as error:
+            picture.cancel()
+            log.info(
+                "page %d was given up before it could be stored: %s", generation.page_number, error
+            )
+            return
+        await count_spent(self._limits, book.user_id, GenerationCost(pages=1))
+        await self._pictures.settle(
+            book, generation.page_number, generation.attempt_id, picture, PAGE_PICTURE_COST
+        )
 
     async def _text_then_questions(self, context: StoryContext, generation: Generation) -> _Draft:
         page_text = await self._writer.create(context, generation.input)
         try:
-            draft = Page(generation.page_number, generation.input, page_text.text, "pending")
+            draft = Page(generation.page_number, generation.input, page_text.text, None)
         except InvalidValue as error:
             raise GenerationFailed(f"the page writer gave an unusable page: {error}") from None
         after = context.with_page(draft, page_text.summary)
@@ -149,19 +205,17 @@ class WritePage:
         usage = page_text.usage + suggestions.usage
         return _Draft(draft.text, page_text.summary, questions, usage)
 
-    async def _stage(self, book: Book, image: Image) -> str:
-        key = staging_key(book.user_id, book.id, self._ids.new_id())
-        await self._images.put(key, image)
-        return key
-
-    async def _release(self, book: Book, generation: Generation) -> None:
+    async def _release(self, book: Book, generation: Generation, detail: str | None = None) -> None:
         """Give the book back with no page added. If that cannot be stored, the lease frees it."""
         try:
             current = await self._books.get(book.user_id)
-            if current is None:
+            if current is None or current.id != book.id:
                 return
             expected = current.version
-            current.fail_generation(generation.attempt_id, self._clock.now())
+            if detail is None:
+                current.fail_generation(generation.attempt_id, self._clock.now())
+            else:
+                current.fail_generation(generation.attempt_id, self._clock.now(), detail=detail)
             await self._books.update(current, expected)
         except (DomainError, VersionConflict) as error:
             log.info("generation already released: %s", error)

@@ -13,6 +13,7 @@ from app.domain.values import (
     BookSpec,
     Character,
     Generation,
+    ImageAttempt,
     Language,
     Page,
     Questions,
@@ -43,10 +44,7 @@ def dumps(book: Book) -> str:
             "max_age": book.lifetime.max_age.total_seconds(),
         },
         "state": book.state.value,
-        "pages": [
-            {"number": p.number, "input": p.input, "text": p.text, "image_key": p.image_key}
-            for p in book.pages
-        ],
+        "pages": [_page_doc(p) for p in book.pages],
         "questions": list(book.questions.items),
         "cover_key": book.cover_key,
         "generation": None
@@ -72,6 +70,34 @@ def dumps(book: Book) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
+def _page_doc(page: Page) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "number": page.number,
+        "input": page.input,
+        "text": page.text,
+        "image_key": page.image_key,
+    }
+    if page.image_attempt is not None:
+        doc["image_attempt"] = {
+            "attempt_id": page.image_attempt.attempt_id,
+            "lease_deadline": page.image_attempt.lease_deadline.isoformat(),
+        }
+    return doc
+
+
+def _page(doc: dict[str, Any]) -> Page:
+    attempt = doc.get("image_attempt")
+    return Page(
+        doc["number"],
+        doc["input"],
+        doc["text"],
+        doc["image_key"],
+        None
+        if attempt is None
+        else ImageAttempt(attempt["attempt_id"], datetime.fromisoformat(attempt["lease_deadline"])),
+    )
+
+
 def loads(raw: str | bytes) -> Book:
     doc = json.loads(raw)
     if doc.get("schema") != SCHEMA:
@@ -95,7 +121,7 @@ def loads(raw: str | bytes) -> Book:
         created_at=datetime.fromisoformat(doc["created_at"]),
         updated_at=datetime.fromisoformat(doc["updated_at"]),
         state=BookState(doc["state"]),
-        pages=[Page(p["number"], p["input"], p["text"], p["image_key"]) for p in doc["pages"]],
+        pages=[_page(p) for p in doc["pages"]],
         questions=Questions(tuple(doc["questions"])),
         cover_key=doc["cover_key"],
         generation=None

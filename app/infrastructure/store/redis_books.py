@@ -4,26 +4,42 @@ or duplicate a page. Runs unchanged on a real Redis or on an in-process fakeredi
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
 from app.application.ports import BookInProgressRepository
 from app.domain.book import Book
+from app.domain.events import BookEvent
 from app.domain.values import UserId
 from app.infrastructure.store import codec
 
 KEY_PREFIX = "lw:book:"
+EVENTS_PREFIX = "lw:events:"
+# Every new event rings this one channel with the user's id; each process wakes its own readers.
+EVENTS_CHANNEL = "lw:events"
+# Users whose book holds a lease, scored by when the earliest one passes (ms since the epoch).
+LEASES_KEY = "lw:leases"
+DEFAULT_EVENTS_KEPT = 500
 
 
 def book_key(user_id: UserId) -> str:
     return f"{KEY_PREFIX}{user_id}"
+
+
+def events_key(user_id: UserId) -> str:
+    return f"{EVENTS_PREFIX}{user_id}"
 
 
 def _is_same(raw: bytes | str | None, book: Book, version: int) -> bool:
@@ -36,6 +52,11 @@ def _is_same(raw: bytes | str | None, book: Book, version: int) -> bool:
 
 def _expiry_ms(book: Book) -> int:
     return math.ceil(book.expires_at.timestamp() * 1000)
+
+
+def _event_fields(event: BookEvent) -> dict[FieldT, EncodableT]:
+    data = {"book_id": str(event.book_id), "version": event.version, **event.data}
+    return {"name": event.name.value, "data": json.dumps(data, ensure_ascii=False)}
 
 
 @asynccontextmanager
@@ -51,8 +72,12 @@ async def _translated() -> AsyncIterator[None]:
 
 
 class RedisBookStore(BookInProgressRepository):
-    def __init__(self, client: Redis) -> None:
+    """Also keeps, in the same transactions, each user's event stream (the events a change
+    recorded, trimmed to `events_kept`) and the index of leases for recovery."""
+
+    def __init__(self, client: Redis, events_kept: int = DEFAULT_EVENTS_KEPT) -> None:
         self._redis = client
+        self._events_kept = events_kept
 
     async def get(self, user_id: UserId) -> Book | None:
         async with _translated():
@@ -76,13 +101,49 @@ class RedisBookStore(BookInProgressRepository):
                     raise VersionConflict("the book changed since it was read")
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.set(key, codec.dumps(book), pxat=_expiry_ms(book))
+                self._index_leases(pipe, book)
+                self._append_events(pipe, book)
                 await pipe.execute()
             except WatchError:
                 raise VersionConflict("the book changed while it was being written") from None
+        book.events_stored()
+
+    def _index_leases(self, pipe: Pipeline, book: Book) -> None:
+        passes_at = book.expiring_attempts_at
+        if passes_at is None:
+            pipe.zrem(LEASES_KEY, book.user_id.value)
+        else:
+            pipe.zadd(LEASES_KEY, {book.user_id.value: passes_at.timestamp() * 1000})
+
+    def _append_events(self, pipe: Pipeline, book: Book) -> None:
+        if not book.pending_events:
+            return
+        stream = events_key(book.user_id)
+        for event in book.pending_events:
+            pipe.xadd(stream, _event_fields(event), maxlen=self._events_kept, approximate=False)
+        pipe.pexpireat(stream, _expiry_ms(book))
+        pipe.publish(EVENTS_CHANNEL, book.user_id.value)
+
+    async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
+        async with _translated():
+            members = await self._redis.zrangebyscore(
+                LEASES_KEY, "-inf", now.timestamp() * 1000, start=0, num=limit
+            )
+            users = [UserId(m.decode() if isinstance(m, bytes) else str(m)) for m in members]
+            if not users:
+                return []
+            exists = await asyncio.gather(*(self._redis.exists(book_key(u)) for u in users))
+            gone = [u.value for u, found in zip(users, exists, strict=True) if not found]
+            if gone:  # expired books leave their entry behind
+                await self._redis.zrem(LEASES_KEY, *gone)
+        return [u for u, found in zip(users, exists, strict=True) if found]
 
     async def delete(self, user_id: UserId) -> bool:
-        async with _translated():
-            return bool(await self._redis.delete(book_key(user_id)))
+        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(book_key(user_id))
+            pipe.zrem(LEASES_KEY, user_id.value)
+            deleted, _ = await pipe.execute()
+            return bool(deleted)
 
     async def delete_if_unchanged(self, book: Book) -> bool:
         key = book_key(book.user_id)
@@ -93,6 +154,7 @@ class RedisBookStore(BookInProgressRepository):
                     return False
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(key)
+                pipe.zrem(LEASES_KEY, book.user_id.value)
                 await pipe.execute()
             except WatchError:
                 return False

@@ -84,7 +84,13 @@ class PageOut(BaseModel):
     number: int
     input: str
     text: str
-    image_url: str
+    image_url: str | None = Field(
+        description="The picture's link; null while the picture is pending or failed."
+    )
+    image_status: Literal["pending", "ready", "failed"] = Field(
+        description="Pages written with `Prefer: respond-async` are stored text first; a failed "
+        "picture is drawn again with POST /v1/books/current/pages/{number}/illustration."
+    )
 
 
 class BookOut(BaseModel):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from app.domain.book import Book
 from app.domain.finished import FinishedBook, FinishedBookSummary
-from app.domain.values import BookSpec, Usage
+from app.domain.values import BookSpec, Page, Usage
 from app.interfaces.http.schemas import (
     AdminBookOut,
     AdminFinishedBookOut,
@@ -40,16 +40,24 @@ def book_view(book: Book, now: datetime, link: LinkMaker) -> BookOut:
         setting=book.spec.setting,
         characters=_characters(book.spec),
         page_count=book.spec.page_count,
-        pages=[
-            PageOut(number=p.number, input=p.input, text=p.text, image_url=link(p.image_key))
-            for p in book.pages
-        ],
+        pages=[_page(p, now, link) for p in book.pages],
         questions=list(book.questions.items),
         cover_image_url=link(book.cover_key) if book.cover_key else None,
         version=book.version,
         created_at=rfc3339(book.created_at),
         updated_at=rfc3339(book.updated_at),
         expires_at=rfc3339(book.expires_at),
+    )
+
+
+def _page(page: Page, now: datetime, link: LinkMaker) -> PageOut:
+    status = page.image_status_at(now)
+    return PageOut(
+        number=page.number,
+        input=page.input,
+        text=page.text,
+        image_url=link(page.image_key) if page.image_key is not None else None,
+        image_status=status.value,
     )
 
 

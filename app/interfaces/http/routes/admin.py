@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.application.errors import NoBookInProgress
 from app.domain.errors import InvalidValue
 from app.domain.finished import FinishedBy
 from app.domain.values import Title, UserId
 from app.interfaces.http.dependencies import Admin, Links, ServicesDep
+from app.interfaces.http.idempotency import (
+    IdempotencyKeyHeader,
+    idempotency_responses,
+    idempotent,
+    json_response,
+)
 from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.routes.books import parse_book_id
@@ -47,22 +53,37 @@ async def user_current_book(
 @router.post(
     "/users/{user_id}/books/current/finish",
     status_code=status.HTTP_201_CREATED,
-    responses={409: _problem},
+    response_model=AdminFinishedBookOut,
+    responses=idempotency_responses(
+        status.HTTP_201_CREATED,
+        "`invalid_book_state`: not `done` (with `force`: not in progress with a page)",
+    ),
     summary="Finish a user's book (force: with the pages it has)",
 )
 async def finish_user_book(
+    request: Request,
     user_id: str,
     body: AdminFinishIn,
-    _: Admin,
+    admin: Admin,
     services: ServicesDep,
     link: Links,
-    response: Response,
-) -> AdminFinishedBookOut:
-    finished = await services.finish_book.execute(
-        parse_user_id(user_id), Title(body.title), finished_by=FinishedBy.ADMIN, force=body.force
-    )
-    response.headers["Location"] = f"/v1/admin/books/{finished.id}"
-    return admin_finished_view(finished, link)
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    async def run() -> Response:
+        finished = await services.finish_book.execute(
+            parse_user_id(user_id),
+            Title(body.title),
+            finished_by=FinishedBy.ADMIN,
+            force=body.force,
+        )
+        return json_response(
+            admin_finished_view(finished, link),
+            status.HTTP_201_CREATED,
+            {"Location": f"/v1/admin/books/{finished.id}"},
+        )
+
+    # Keys are the admin's own: they name the admin's requests, whichever user they are about.
+    return await idempotent(request, admin.user_id, idempotency_key, services, run)
 
 
 @router.get("/books/{book_id}", summary="Any user's finished book")

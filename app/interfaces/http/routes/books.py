@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.application.errors import BookNotFound
 from app.domain.values import BookSpec, Character, ChildInput, Language, Title
 from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
+from app.interfaces.http.idempotency import (
+    IdempotencyKeyHeader,
+    idempotency_responses,
+    idempotent,
+    json_response,
+)
 from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.schemas import (
@@ -43,22 +49,36 @@ def parse_book_id(book_id: str) -> UUID:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={409: _problem, 502: _problem},
+    response_model=BookOut,
+    responses={
+        **idempotency_responses(
+            status.HTTP_201_CREATED, "`book_already_in_progress`: the user already has one"
+        ),
+        502: _problem,
+    },
     summary="Start a book",
 )
 async def start_book(
-    body: StartBookIn, user: CurrentUser, services: ServicesDep, link: Links, response: Response
-) -> BookOut:
-    spec = BookSpec(
-        characters=tuple(Character(c.name, c.description) for c in body.characters),
-        page_count=body.page_count,
-        language=Language(body.language),
-        reader_age=body.reader_age,
-        setting=body.setting,
-    )
-    book = await services.start_book.execute(user, spec)
-    response.headers["Location"] = "/v1/books/current"
-    return book_view(book, services.clock.now(), link)
+    request: Request,
+    body: StartBookIn,
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    async def run() -> Response:
+        spec = BookSpec(
+            characters=tuple(Character(c.name, c.description) for c in body.characters),
+            page_count=body.page_count,
+            language=Language(body.language),
+            reader_age=body.reader_age,
+            setting=body.setting,
+        )
+        book = await services.start_book.execute(user, spec)
+        view = book_view(book, services.clock.now(), link)
+        return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
+
+    return await idempotent(request, user.value, idempotency_key, services, run)
 
 
 @router.get("/current", responses={404: _problem}, summary="The book in progress")
@@ -80,28 +100,58 @@ async def discard_book(user: CurrentUser, services: ServicesDep) -> Response:
 
 @router.post(
     "/current/pages",
-    responses={404: _problem, 409: _problem, 502: _problem},
+    response_model=BookOut,
+    responses={
+        **idempotency_responses(
+            status.HTTP_200_OK, "`invalid_book_state`: the book is `generating` or `done`"
+        ),
+        404: _problem,
+        502: _problem,
+    },
     summary="Write the next page",
 )
 async def write_page(
-    body: WritePageIn, user: CurrentUser, services: ServicesDep, link: Links
-) -> BookOut:
-    book = await services.write_page.execute(user, ChildInput(body.input))
-    return book_view(book, services.clock.now(), link)
+    request: Request,
+    body: WritePageIn,
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    async def run() -> Response:
+        book = await services.write_page.execute(user, ChildInput(body.input))
+        return json_response(book_view(book, services.clock.now(), link))
+
+    return await idempotent(request, user.value, idempotency_key, services, run)
 
 
 @router.post(
     "/current/finish",
     status_code=status.HTTP_201_CREATED,
-    responses={404: _problem, 409: _problem},
+    response_model=FinishedBookOut,
+    responses={
+        **idempotency_responses(status.HTTP_201_CREATED, "`invalid_book_state`: not `done`"),
+        404: _problem,
+    },
     summary="Finish and keep the book",
 )
 async def finish_book(
-    body: FinishIn, user: CurrentUser, services: ServicesDep, link: Links, response: Response
-) -> FinishedBookOut:
-    finished = await services.finish_book.execute(user, Title(body.title))
-    response.headers["Location"] = f"/v1/books/{finished.id}"
-    return finished_view(finished, link)
+    request: Request,
+    body: FinishIn,
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    async def run() -> Response:
+        finished = await services.finish_book.execute(user, Title(body.title))
+        return json_response(
+            finished_view(finished, link),
+            status.HTTP_201_CREATED,
+            {"Location": f"/v1/books/{finished.id}"},
+        )
+
+    return await idempotent(request, user.value, idempotency_key, services, run)
 
 
 @router.get("", summary="My finished books, newest first")

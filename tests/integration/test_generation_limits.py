@@ -1,0 +1,216 @@
+"""Contract tests of the generation limits: the same tests embedded (in-process memory) and on a
+real Redis, each on its own key prefix and user ids so that runs sharing a Redis never meet."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeredis import FakeAsyncRedis, FakeServer
+from redis.asyncio import Redis
+
+from app.application.errors import RateLimited, StoreUnavailable
+from app.application.ports import GenerationCost, GenerationLimits
+from app.domain.values import UserId
+from app.infrastructure.limits import build_generation_limits
+from app.infrastructure.settings import Settings
+from tests.integration.services import service_url
+
+RATE = 3
+PAGE = GenerationCost(pages=1)
+PICTURE = GenerationCost(images=1)
+DAY = 86_400
+
+Build = Callable[..., Awaitable[GenerationLimits]]
+
+
+def a_user() -> UserId:
+    return UserId(f"user-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def build(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Build]:
+    """Makes generation limits with the given settings, as the composition root does."""
+    redis_url: str | None = None
+    if request.param == "embedded":
+        client: Redis = FakeAsyncRedis(server=FakeServer())
+    else:
+        redis_url = service_url("LW_TEST_REDIS_URL")
+        client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    prefix = f"lw:test-limits:{uuid.uuid4().hex}"
+    closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def make(**quotas: int | str) -> GenerationLimits:
+        values: dict[str, Any] = {
+            "rate_limit_generation": f"{RATE}/minute",
+            "quota_user_pages_per_day": 100,
+            "quota_user_images_per_day": 100,
+            "quota_service_pages_per_day": 10_000,
+            "quota_service_images_per_day": 10_000,
+            **quotas,
+        }
+        settings = Settings(data_dir=tmp_path, redis_url=redis_url, **values)
+        limits, close = await build_generation_limits(settings, client, key_prefix=prefix)
+        closers.append(close)
+        return limits
+
+    yield make
+    for close in closers:
+        await close()
+    if redis_url is not None:
+        async for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            await client.delete(key)
+    await client.aclose()
+
+
+async def record_times(
+    limits: GenerationLimits, user: UserId, cost: GenerationCost, times: int
+) -> None:
+    for _ in range(times):
+        await limits.record(user, cost)
+
+
+async def test_a_generation_under_every_limit_passes(build: Build) -> None:
+    limits = await build()
+    user = a_user()
+    await limits.check(user, GenerationCost(pages=1, images=2))
+    await limits.record(user, GenerationCost(pages=1, images=2))
+    await limits.check(user, GenerationCost(pages=1, images=2))
+
+
+async def test_refuses_the_generation_over_the_rate_with_a_retry_after_within_the_window(
+    build: Build,
+) -> None:
+    limits = await build()
+    user = a_user()
+    for _ in range(RATE):
+        await limits.check(user, PAGE)
+        await limits.record(user, PAGE)
+    with pytest.raises(RateLimited, match="Too many") as refused:
+        await limits.check(user, PAGE)
+    assert 0 < refused.value.retry_after_seconds <= 60
+
+
+async def test_the_rate_counts_generations_whatever_they_cost(build: Build) -> None:
+    limits = await build()
+    user = a_user()
+    await limits.record(user, GenerationCost())
+    await limits.record(user, GenerationCost(pages=1, images=5))
+    await limits.record(user, PICTURE)
+    with pytest.raises(RateLimited, match="Too many"):
+        await limits.check(user, GenerationCost())
+
+
+async def test_check_alone_never_consumes(build: Build) -> None:
+    limits = await build(quota_user_pages_per_day=2, quota_user_images_per_day=2)
+    user = a_user()
+    for _ in range(RATE * 3):
+        await limits.check(user, GenerationCost(pages=2, images=2))
+    await limits.record(user, GenerationCost(pages=2, images=2))
+    with pytest.raises(RateLimited):
+        await limits.check(user, PAGE)
+
+
+async def test_refuses_a_page_over_the_users_daily_quota(build: Build) -> None:
+    limits = await build(rate_limit_generation="1000/minute", quota_user_pages_per_day=5)
+    user = a_user()
+    await limits.record(user, GenerationCost(pages=3))
+    await limits.check(user, GenerationCost(pages=2))
+    with pytest.raises(RateLimited, match=r"Only 2 more pages .* this needs 3") as partly:
+        await limits.check(user, GenerationCost(pages=3))
+    assert 0 < partly.value.retry_after_seconds <= DAY
+    await limits.record(user, GenerationCost(pages=2))
+    with pytest.raises(RateLimited, match="You have written 5 pages today") as used_up:
+        await limits.check(user, PAGE)
+    assert DAY - 60 < used_up.value.retry_after_seconds <= DAY
+
+
+async def test_refuses_a_picture_over_the_users_daily_quota(build: Build) -> None:
+    limits = await build(rate_limit_generation="1000/minute", quota_user_images_per_day=4)
+    user = a_user()
+    await record_times(limits, user, GenerationCost(images=2), 2)
+    with pytest.raises(RateLimited, match="You have made 4 pictures today") as refused:
+        await limits.check(user, PICTURE)
+    assert DAY - 60 < refused.value.retry_after_seconds <= DAY
+
+
+async def test_refuses_pages_over_the_service_quota_across_users(build: Build) -> None:
+    limits = await build(quota_service_pages_per_day=4)
+    first, second = a_user(), a_user()
+    await record_times(limits, first, PAGE, 3)
+    await limits.check(second, PAGE)
+    with pytest.raises(RateLimited, match="all the pages it can") as refused:
+        await limits.check(second, GenerationCost(pages=2))
+    assert 0 < refused.value.retry_after_seconds <= DAY
+    await limits.record(second, PAGE)
+    with pytest.raises(RateLimited, match="all the pages it can"):
+        await limits.check(a_user(), PAGE)
+
+
+async def test_refuses_pictures_over_the_service_quota_across_users(build: Build) -> None:
+    limits = await build(quota_service_images_per_day=3)
+    await limits.record(a_user(), GenerationCost(images=3))
+    with pytest.raises(RateLimited, match="all the pictures it can"):
+        await limits.check(a_user(), PICTURE)
+    await limits.check(a_user(), PAGE)
+
+
+async def test_a_zero_cost_dimension_is_not_counted_or_checked(build: Build) -> None:
+    limits = await build(
+        rate_limit_generation="1000/minute",
+        quota_user_pages_per_day=2,
+        quota_user_images_per_day=2,
+    )
+    user = a_user()
+    await record_times(limits, user, PAGE, 2)
+    await record_times(limits, user, PICTURE, 2)
+    # Both quotas are used up, yet a cost that leaves one at 0 is only checked on the other.
+    with pytest.raises(RateLimited, match="pages"):
+        await limits.check(user, PAGE)
+    with pytest.raises(RateLimited, match="pictures"):
+        await limits.check(user, PICTURE)
+    await limits.check(user, GenerationCost())
+
+    other = a_user()
+    await record_times(limits, other, PAGE, 2)
+    await limits.check(other, GenerationCost(images=2))
+
+
+async def test_the_longest_wait_is_named_when_several_limits_refuse(build: Build) -> None:
+    limits = await build(quota_user_pages_per_day=RATE)
+    user = a_user()
+    await record_times(limits, user, PAGE, RATE)
+    with pytest.raises(RateLimited, match="You have written 3 pages today") as refused:
+        await limits.check(user, PAGE)
+    assert refused.value.retry_after_seconds > 60
+
+
+async def test_one_users_limits_leave_another_user_alone(build: Build) -> None:
+    limits = await build(quota_user_pages_per_day=RATE, quota_user_images_per_day=RATE)
+    spent, fresh = a_user(), a_user()
+    await record_times(limits, spent, GenerationCost(pages=1, images=1), RATE)
+    with pytest.raises(RateLimited):
+        await limits.check(spent, GenerationCost(pages=1, images=1))
+    await limits.check(fresh, GenerationCost(pages=RATE, images=RATE))
+
+
+async def test_unreachable_redis_is_store_unavailable(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    limits, close = await build_generation_limits(settings, client)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await limits.check(a_user(), GenerationCost(pages=1, images=1))
+        with pytest.raises(StoreUnavailable):
+            await limits.record(a_user(), GenerationCost(pages=1, images=1))
+    finally:
+        await close()
+        await client.aclose()
+
+
+def test_a_negative_cost_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        GenerationCost(pages=-1)
