@@ -11,7 +11,8 @@ from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
 from app.interfaces.http import problems
 from app.interfaces.http.body_limit import BodyLimit
-from app.interfaces.http.routes import admin, books, health, images
+from app.interfaces.http.event_stream import StreamSlots
+from app.interfaces.http.routes import admin, books, events, health, images
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
 
@@ -34,10 +35,14 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.stream_slots = StreamSlots(
+        settings.events_max_streams_per_user, settings.events_max_streams
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(books.router)
+    app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(images.router)
     return app

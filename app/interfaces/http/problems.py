@@ -26,7 +26,7 @@ from app.application.errors import (
     RateLimited,
     VersionConflict,
 )
-from app.domain.errors import InvalidBookState, InvalidValue
+from app.domain.errors import InvalidBookState, InvalidValue, PageNotFound
 
 log = logging.getLogger("littlewriter.http")
 PROBLEM_JSON = "application/problem+json"
@@ -69,6 +69,7 @@ _ERRORS: list[tuple[type[Exception], HTTPStatus, str]] = [
     (BookAlreadyInProgress, HTTPStatus.CONFLICT, "book_already_in_progress"),
     (NoBookInProgress, HTTPStatus.NOT_FOUND, "no_book_in_progress"),
     (BookNotFound, HTTPStatus.NOT_FOUND, "book_not_found"),
+    (PageNotFound, HTTPStatus.NOT_FOUND, "page_not_found"),
     (InvalidBookState, HTTPStatus.CONFLICT, "invalid_book_state"),
     (VersionConflict, HTTPStatus.CONFLICT, "invalid_book_state"),
     (InvalidCursor, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),

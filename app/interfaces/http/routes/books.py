@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.application.errors import BookNotFound
-from app.domain.values import BookSpec, Character, ChildInput, Language, Title
+from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Language, Title
 from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
 from app.interfaces.http.idempotency import (
     IdempotencyKeyHeader,
@@ -17,6 +17,7 @@ from app.interfaces.http.idempotency import (
     json_response,
 )
 from app.interfaces.http.json_route import JsonRoute
+from app.interfaces.http.prefer import ASYNC_APPLIED, ASYNC_RESPONSE, PreferHeader, wants_async
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.schemas import (
     BookOut,
@@ -105,10 +106,16 @@ async def discard_book(user: CurrentUser, services: ServicesDep) -> Response:
         **idempotency_responses(
             status.HTTP_200_OK, "`invalid_book_state`: the book is `generating` or `done`"
         ),
+        202: {**ASYNC_RESPONSE, "model": BookOut},
         404: _problem,
+        429: {**_problem, "description": "`rate_limited`, with `Retry-After`."},
         502: _problem,
     },
     summary="Write the next page",
+    description="With `Prefer: respond-async` the answer is 202 at once with the book "
+    "`generating`; the page is written in the background, its text stored and announced "
+    "(`page_text`, `questions`) before its picture (`image_ready`, `page_done`) on "
+    "GET /v1/books/current/events. Polling GET /v1/books/current shows the same.",
 )
 async def write_page(
     request: Request,
@@ -117,9 +124,54 @@ async def write_page(
     services: ServicesDep,
     link: Links,
     idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
 ) -> Response:
     async def run() -> Response:
+        if wants_async(prefer):
+            book = await services.write_page.start(user, ChildInput(body.input))
+            return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
         book = await services.write_page.execute(user, ChildInput(body.input))
+        return json_response(book_view(book, services.clock.now(), link))
+
+    return await idempotent(request, user.value, idempotency_key, services, run)
+
+
+@router.post(
+    "/current/pages/{number}/illustration",
+    response_model=BookOut,
+    responses={
+        **idempotency_responses(
+            status.HTTP_200_OK,
+            "`invalid_book_state`: the picture is drawn already, or being drawn",
+        ),
+        202: {**ASYNC_RESPONSE, "model": BookOut},
+        404: {
+            **_problem,
+            "description": "`no_book_in_progress`, or `page_not_found`: the book has no such page",
+        },
+        429: {**_problem, "description": "`rate_limited`, with `Retry-After`."},
+        502: _problem,
+    },
+    summary="Draw a page's failed picture again",
+    description="Draws the picture of page `number` again without rewriting its text. Allowed "
+    "when the page's `image_status` is `failed`. With `Prefer: respond-async` the answer is 202 "
+    "at once (the picture `pending`) and `image_ready` or `generation_failed` follows on the "
+    "event stream.",
+)
+async def redraw_picture(
+    request: Request,
+    number: Annotated[int, Path(ge=1, le=MAX_PAGES)],
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> Response:
+    async def run() -> Response:
+        if wants_async(prefer):
+            book = await services.redraw_picture.start(user, number)
+            return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
+        book = await services.redraw_picture.execute(user, number)
         return json_response(book_view(book, services.clock.now(), link))
 
     return await idempotent(request, user.value, idempotency_key, services, run)

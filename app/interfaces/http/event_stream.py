@@ -1,0 +1,151 @@
+"""Server-Sent Events for a user's book: where a stream starts (Last-Event-ID), what it sends,
+and how many a process keeps open."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.application.errors import DependencyUnavailable, RateLimited
+from app.application.ports import BookEventFeed, StoredEvent, parse_event_id
+from app.domain.values import UserId
+from app.interfaces.http.problems import BadRequest
+from app.interfaces.http.views import LinkMaker
+
+log = logging.getLogger("littlewriter.events")
+RECONNECT_MS = 3000
+_BATCH = 100
+_SLOTS_RETRY_AFTER = 5
+
+
+class ServiceBusy(DependencyUnavailable):
+    """This process holds as many open streams as it is allowed."""
+
+
+class StreamSlots:
+    """How many event streams are open in this process, per user and in all."""
+
+    def __init__(self, per_user: int, total: int) -> None:
+        self._per_user = per_user
+        self._total = total
+        self._open: Counter[str] = Counter()
+
+    @property
+    def open_streams(self) -> int:
+        return sum(self._open.values())
+
+    def check(self, user_id: UserId) -> None:
+        if self._open[user_id.value] >= self._per_user:
+            raise RateLimited(
+                f"At most {self._per_user} event streams may be open at once; close one first.",
+                _SLOTS_RETRY_AFTER,
+            )
+        if self.open_streams >= self._total:
+            raise ServiceBusy("this server holds as many event streams as it can")
+
+    def acquire(self, user_id: UserId) -> bool:
+        try:
+            self.check(user_id)
+        except (RateLimited, ServiceBusy):
+            return False
+        self._open[user_id.value] += 1
+        return True
+
+    def release(self, user_id: UserId) -> None:
+        self._open[user_id.value] -= 1
+        if self._open[user_id.value] <= 0:
+            del self._open[user_id.value]
+
+
+def checked_event_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if parse_event_id(value) is None:
+        raise BadRequest("Last-Event-ID must be the id of an event this service sent.")
+    return value
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    cursor: str
+    resync: str | None  # why the client should read the book again, if it should
+
+
+async def stream_start(
+    feed: BookEventFeed, user_id: UserId, last_event_id: str | None, now: datetime
+) -> StreamStart:
+    """Where to resume. Without an id the stream starts at the newest event; with one it sends
+    every event after it, and asks the client to read the book again (`resync`) when events may
+    be missing (the id is older than what is kept) or the id is not one we could have sent."""
+    bounds = await feed.bounds(user_id)
+    if last_event_id is None:
+        return StreamStart(bounds[1] if bounds else "0-0", None)
+    given = parse_event_id(last_event_id)
+    assert given is not None
+    if bounds is None:
+        if given[0] > now.timestamp() * 1000 + 1000:
+            return StreamStart("0-0", "unknown_event_id")
+        return StreamStart(last_event_id, None)
+    first, last = (parse_event_id(b) for b in bounds)
+    assert first is not None and last is not None
+    if given > last:
+        return StreamStart(bounds[1], "unknown_event_id")
+    if given < first:
+        return StreamStart(last_event_id, "events_expired")
+    return StreamStart(last_event_id, None)
+
+
+def sse(event: StoredEvent, link: LinkMaker) -> str:
+    data: dict[str, Any] = dict(event.data)
+    key = data.pop("image_key", None)
+    if key is not None:
+        data["image_url"] = link(key)
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.name}\ndata: {payload}\n\n"
+
+
+def _resync(reason: str) -> str:
+    return f'event: resync\ndata: {{"reason":"{reason}"}}\n\n'
+
+
+async def event_stream(
+    feed: BookEventFeed,
+    slots: StreamSlots,
+    user_id: UserId,
+    last_event_id: str | None,
+    now: datetime,
+    link: LinkMaker,
+    heartbeat: float,
+) -> AsyncIterator[str]:
+    if not slots.acquire(user_id):  # taken by another stream since the route checked
+        yield f"retry: {_SLOTS_RETRY_AFTER * 1000}\n\n"
+        return
+    try:
+        async with feed.listen(user_id) as signal:
+            yield f"retry: {RECONNECT_MS}\n\n"
+            start = await stream_start(feed, user_id, last_event_id, now)
+            if start.resync is not None:
+                yield _resync(start.resync)
+            cursor = start.cursor
+            while True:
+                signal.reset()
+                events = await feed.read_after(user_id, cursor, _BATCH)
+                for event in events:
+                    yield sse(event, link)
+                    cursor = event.id
+                if len(events) == _BATCH:
+                    continue
+                if not await signal.wait(heartbeat):
+                    yield ": keep-alive\n\n"
+    except DependencyUnavailable as error:
+        # The client reconnects with its Last-Event-ID and loses nothing.
+        log.warning("event stream ended: %s", error)
+        yield f"retry: {RECONNECT_MS}\n\n"
+    finally:
+        slots.release(user_id)

@@ -1,0 +1,71 @@
+"""The event stream of the user's book (Server-Sent Events)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+
+from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
+from app.interfaces.http.event_stream import StreamSlots, checked_event_id, event_stream
+from app.interfaces.http.problems import PROBLEM_JSON
+from app.interfaces.http.schemas import ProblemOut
+
+_problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
+router = APIRouter(prefix="/v1/books", tags=["events"])
+
+EVENTS_DOC = """Server-Sent Events for the caller's book, from any server process.
+
+Events: `page_text`, `questions`, `image_ready`, `page_done`, `generation_failed`, `book_done`
+(each with an `id`, and JSON `data` holding `book_id`, `version` and `page`), plus `resync`
+(no id) when the client should read `GET /v1/books/current` again. Reconnect with
+`Last-Event-ID` to resume without loss. A comment line is sent every heartbeat."""
+
+
+@router.get(
+    "/current/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "The stream; it stays open until the client closes it.",
+        },
+        400: _problem,
+        401: _problem,
+        429: _problem,
+        503: _problem,
+    },
+    summary="Watch the book in progress",
+    description=EVENTS_DOC,
+)
+async def book_events(
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    link: Links,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="The id of the last event received: the stream resumes after it.",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    resume_after = checked_event_id(last_event_id)
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.check(user)
+    stream = event_stream(
+        services.events,
+        slots,
+        user,
+        resume_after,
+        services.clock.now(),
+        link,
+        services.settings.events_heartbeat_seconds,
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

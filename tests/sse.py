@@ -1,0 +1,122 @@
+"""Reading Server-Sent Events in tests, and serving the app on a real port (httpx's ASGI
+transport buffers whole responses, so a stream needs a real server)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from app.infrastructure.settings import Settings
+from app.interfaces.composition import Overrides
+from app.interfaces.http.app import create_app
+from tests.processes import free_port
+
+
+@dataclass
+class Event:
+    name: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass
+class EventReader:
+    """Collects the events of one open stream in the background."""
+
+    response: httpx.Response
+    events: list[Event] = field(default_factory=list)
+    comments: int = 0
+    retry_ms: int | None = None
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        name, data, event_id = "message", "", None
+        async for line in self.response.aiter_lines():
+            if line == "":
+                if data:
+                    self.events.append(Event(name, json.loads(data), event_id))
+                    self._arrived.set()
+                name, data, event_id = "message", "", None
+            elif line.startswith(":"):
+                self.comments += 1
+                self._arrived.set()
+            elif line.startswith("retry:"):
+                self.retry_ms = int(line.split(":", 1)[1])
+            elif line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data += line.split(":", 1)[1].strip()
+            elif line.startswith("id:"):
+                event_id = line.split(":", 1)[1].strip()
+        self._arrived.set()
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+    async def wait_for(self, done: Callable[[list[Event]], bool], seconds: float = 10) -> None:
+        async with asyncio.timeout(seconds):
+            while not done(self.events):
+                self._arrived.clear()
+                if done(self.events):
+                    return
+                assert self._task is not None
+                if self._task.done():
+                    raise AssertionError(f"the stream ended; events so far: {self.names()}")
+                await self._arrived.wait()
+
+    async def wait_for_name(self, name: str, count: int = 1, seconds: float = 10) -> None:
+        await self.wait_for(lambda events: [e.name for e in events].count(name) >= count, seconds)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await self._task
+        await self.response.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_events(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> AsyncIterator[EventReader]:
+    request = client.build_request("GET", "/v1/books/current/events", headers=headers)
+    response = await client.send(request, stream=True)
+    assert response.status_code == 200, (await response.aread()).decode()
+    reader = EventReader(response)
+    reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, overrides: Overrides | None = None) -> AsyncIterator[str]:
+    """The app on a free loopback port, in this event loop; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, overrides), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
