@@ -79,7 +79,7 @@ async def test_a_page_written_at_once_is_announced_in_order(client: httpx.AsyncC
     assert text["text"] == response.json()["pages"][0]["text"]
     assert events.events[2].data["image_url"].startswith("http")
     assert "image_key" not in events.events[2].data
-    ids = [e.id for e in events.events]
+    ids = [e.id or "" for e in events.events]
     assert all(ids) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
     assert events.retry_ms == 3000
 
