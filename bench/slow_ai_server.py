@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -152,6 +153,36 @@ class LagProbe:
         }
 
 
+@dataclass
+class GcWatch:
+    """How long the cyclic garbage collector stops the process, per generation."""
+
+    pauses: dict[int, list[float]] = field(default_factory=lambda: {0: [], 1: [], 2: []})
+    _began: float = 0.0
+
+    def install(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.pauses = {0: [], 1: [], 2: []}
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._began)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            f"gen{generation}": {
+                "collections": len(pauses),
+                "total_ms": round(sum(pauses) * 1000, 1),
+                "max_ms": round(max(pauses, default=0.0) * 1000, 1),
+            }
+            for generation, pauses in self.pauses.items()
+        }
+
+
 def _status_kb(field_name: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field_name}:"):
@@ -165,6 +196,8 @@ def build_app(settings: Settings, latency: Latency, cached: Image | None) -> Fas
     )
     app = create_app(settings, overrides)
     probe = LagProbe()
+    collector = GcWatch()
+    collector.install()
     product_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -182,6 +215,8 @@ def build_app(settings: Settings, latency: Latency, cached: Image | None) -> Fas
         services = request.app.state.services
         figures = {
             "lag": probe.stats(),
+            "gc": collector.stats(),
+            "gc_objects": len(gc.get_objects()) if request.query_params.get("objects") else None,
             "rss_kb": _status_kb("VmRSS"),
             "peak_rss_kb": _status_kb("VmHWM"),
             "cpu_s": round(time.process_time(), 3),
@@ -192,6 +227,7 @@ def build_app(settings: Settings, latency: Latency, cached: Image | None) -> Fas
         }
         if reset:
             probe.reset()
+            collector.reset()
         return figures
 
     async def set_latency(seconds: float) -> dict[str, float]:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     s3_read_timeout_seconds: float = Field(default=5.0, gt=0)
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_max_connections: int = Field(
+        default=256, ge=8, description="Connections to Redis per process; more commands wait."
+    )
     allow_embedded_in_production: bool = False
     failpoint: str | None = Field(
         default=None, description="Test only: the process exits at this named step of a finish."

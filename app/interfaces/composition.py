@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
@@ -161,12 +161,17 @@ def finish_checkpoint(settings: Settings) -> Checkpoint | None:
 
 async def _redis_client(settings: Settings) -> Redis:
     assert settings.redis_url is not None
-    client: Redis = Redis.from_url(
+    # A blocking pool: past its size a command waits (up to the timeout) for a connection
+    # instead of failing at once, as the default pool does past 100.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         socket_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
     )
+    client: Redis = Redis(connection_pool=pool, auto_close_connection_pool=True)
     try:
         policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "")
     except Exception as error:  # noqa: BLE001 - managed Redis often forbids CONFIG

@@ -14,6 +14,7 @@ from app.application.errors import (
     NoBookInProgress,
     StoreUnavailable,
 )
+from app.application.ports import Image
 from app.application.use_cases.finish_book import FINISH_STEPS, FinishBook
 from app.domain.book import Book, BookState
 from app.domain.errors import BookNotDone, EmptyBook, InvalidBookState
@@ -58,9 +59,9 @@ def assert_finished_once(world: World, book: Book, pages: int) -> FinishedBook:
 
 async def test_finishing_a_done_book_keeps_it_for_good(world: World) -> None:
     book = await world.done(page_count=3)
-    staged_bytes = {
+    staged_bytes: dict[str | int, Image] = {
         "cover": world.images.objects[book.cover_key or ""],
-        **{p.number: world.images.objects[p.image_key] for p in book.pages},
+        **{p.number: world.images.objects[p.image_key or ""] for p in book.pages},
     }
     world.clock.advance(minutes=3)
 

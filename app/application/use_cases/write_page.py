@@ -14,7 +14,7 @@ from app.application.background import BackgroundJobs
 from app.application.concurrency import both, within
 from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
 from app.application.generated import next_page_questions
-from app.application.pictures import PAGE_PICTURE_COST, Pictures
+from app.application.pictures import PAGE_PICTURE_COST, Picture, Pictures
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -39,6 +39,7 @@ from app.domain.values import (
 )
 
 _CLAIM_ATTEMPTS = 5
+_STORE_ATTEMPTS = 8
 log = logging.getLogger(__name__)
 PAGE_COST = GenerationCost(pages=1, images=1)
 
@@ -94,20 +95,7 @@ class WritePage:
         except BaseException:
             await asyncio.shield(self._release(book, generation))
             raise
-        claimed_version = book.version
-        book.complete_page(
-            generation.attempt_id,
-            draft.text,
-            picture.key,
-            draft.questions,
-            self._clock.now(),
-            summary=draft.summary,
-            usage=draft.usage + picture.usage,
-        )
-        try:
-            await self._books.update(book, claimed_version)
-        except VersionConflict:
-            raise await self._why_lost(user_id) from None
+        book = await self._store_page(book, generation, draft, picture)
         await count_spent(self._limits, user_id, PAGE_COST)
         return book
 
@@ -167,29 +155,48 @@ class WritePage:
             if not isinstance(error, Exception):
                 raise
             return
-        claimed_version = book.version
         try:
-            book.complete_page(
-                generation.attempt_id,
-                draft.text,
-                None,
-                draft.questions,
-                self._clock.now(),
-                summary=draft.summary,
-                usage=draft.usage,
-                image_lease=self._lease,
-            )
-            await self._books.update(book, claimed_version)
-        except (DomainError, VersionConflict) as error:
-            picture.cancel()
-            log.info(
-                "page %d was given up before it could be stored: %s", generation.page_number, error
-            )
+            book = await self._store_page(book, generation, draft, None)
+        except BaseException as error:
+            picture.cancel()  # a picture for a page that was not stored would be paid for nothing
+            if not isinstance(error, DomainError | NoBookInProgress):
+                raise
+            log.info("page %d was given up before it was stored: %s", generation.page_number, error)
             return
         await count_spent(self._limits, book.user_id, GenerationCost(pages=1))
         await self._pictures.settle(
             book, generation.page_number, generation.attempt_id, picture, PAGE_PICTURE_COST
         )
+
+    async def _store_page(
+        self, book: Book, generation: Generation, draft: _Draft, picture: Picture | None
+    ) -> Book:
+        """Store the page on the book as it is now: the attempt id and lease are the fence, not
+        the version read at the claim (a picture of an earlier page may have been stored since)."""
+        expected = book.version
+        for _ in range(_STORE_ATTEMPTS):
+            book.complete_page(
+                generation.attempt_id,
+                draft.text,
+                None if picture is None else picture.key,
+                draft.questions,
+                self._clock.now(),
+                summary=draft.summary,
+                usage=draft.usage + (Usage() if picture is None else picture.usage),
+                image_lease=None if picture is not None else self._lease,
+            )
+            try:
+                await self._books.update(book, expected)
+            except VersionConflict:
+                current = await self._books.get(book.user_id)
+                if current is None or current.id != book.id:
+                    raise NoBookInProgress(
+                        "the book was discarded while the page was being written"
+                    ) from None
+                book, expected = current, current.version
+                continue
+            return book
+        raise StaleGeneration("the book kept changing while the page was being stored")
 
     async def _text_then_questions(self, context: StoryContext, generation: Generation) -> _Draft:
         page_text = await self._writer.create(context, generation.input)
@@ -221,9 +228,3 @@ class WritePage:
             log.info("generation already released: %s", error)
         except Exception:
             log.warning("could not release the generation; its lease will", exc_info=True)
-
-    async def _why_lost(self, user_id: UserId) -> Exception:
-        current = await self._books.get(user_id)
-        if current is None:
-            return NoBookInProgress("the book was discarded while the page was being written")
-        return StaleGeneration("the page took longer than its lease and was given up")

@@ -68,7 +68,8 @@ async def _keep_saving(client: Redis, snapshot: Path, interval: float) -> None:
 
 @contextlib.asynccontextmanager
 async def embedded_redis(snapshot: Path, interval: float = 30.0) -> AsyncIterator[Redis]:
-    client: Redis = FakeAsyncRedis(server=FakeServer())
+    # No sockets here: allow as many connections as concurrent requests may want.
+    client: Redis = FakeAsyncRedis(server=FakeServer(), max_connections=100_000)
     loaded = await _load(client, snapshot)
     if loaded:
         log.info("restored %d books in progress from %s", loaded, snapshot)

@@ -1,0 +1,681 @@
+"""500 users write a page at once with `Prefer: respond-async`, on one server process whose AI
+answers after 2 s per call, each user watching the book's event stream.
+
+Starts `bench/slow_ai_server.py` (one uvicorn process: the offline generators behind a fixed
+latency, the real service on a real Redis, or on the embedded store) and, from this one asyncio
+process (raw HTTP/1.1 on asyncio streams, lighter than httpx for 1000 sockets on 2 cores):
+  1. starts a 3-page book for each user (AI latency 0 meanwhile: set-up, not measured),
+  2. reads the server's RSS, opens one event stream per user, reads the RSS again,
+  3. opens one connection per user and sends every `POST /v1/books/current/pages` with
+     `Prefer: respond-async` at once, recording when each request went out, when its 202 came
+     back and when its `page_done` event arrived,
+  4. checks that every user got `page_text`, `questions`, `image_ready` and `page_done` once
+     each, in that order, with increasing ids, for page 1 of their book.
+A page's critical path is max(text + questions, picture) = 2 x latency: the overhead is the
+time to `page_done` less that. The server's event-loop lag (a task sleeping 50 ms, recording how
+late it wakes) is read from its bench-only route /bench/stats.
+
+Usage: .venv/bin/python bench/async_bench.py [--users 500] [--latency 2.0]
+    [--redis-url redis://127.0.0.1:6379/3 | --embedded] [--pictures drawn|cached] [--json PATH]
+The Redis database is FLUSHED first: give the bench a database of its own (not 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from pydantic import SecretStr
+
+from app.infrastructure.settings import Settings
+from app.infrastructure.tokens import TokenCodec
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
+EXPECTED = ("page_text", "questions", "image_ready", "page_done")
+PAGES = 3  # page 1 of 3: the page has questions (the last page of a book has none)
+BOOK = {
+    "characters": [{"name": "Momo", "description": "a brave little rabbit with a red scarf"}],
+    "page_count": PAGES,
+    "language": "en",
+    "reader_age": 5,
+    "setting": "a snowy forest",
+}
+SERVER = Path(__file__).with_name("slow_ai_server.py")
+HOST = "127.0.0.1"
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def ms_stats(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    return {
+        "p50_ms": round(percentile(samples, 50) * 1000, 1),
+        "p99_ms": round(percentile(samples, 99) * 1000, 1),
+        "max_ms": round(max(samples) * 1000, 1),
+        "mean_ms": round(statistics.fmean(samples) * 1000, 1),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_open_files(users: int) -> int:
+    """Each user holds two sockets here and two in the server (which inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * users + 512
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft < 2 * users + 256:
+        raise SystemExit(f"open files limit {soft} is too low for {users} users (hard {hard})")
+    return soft
+
+
+# -- the raw HTTP/1.1 client ---------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    at: float
+    id: str | None
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass
+class User:
+    index: int
+    name: str
+    token: str
+    book_id: str = ""
+    events: list[Event] = field(default_factory=list)
+    comments: int = 0
+    stream_error: str | None = None
+    sent_at: float = 0.0
+    answered_at: float = 0.0
+    status: int = 0
+    applied: str | None = None
+    state: str | None = None
+    answer_error: str | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def page_done_at(self) -> float | None:
+        return next((e.at for e in self.events if e.name == "page_done"), None)
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split(" ", 2)[1])
+    headers = {}
+    for line in head[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def request_bytes(method: str, path: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class EventStream:
+    """One user's `GET /v1/books/current/events`, parsed as it arrives (chunked SSE)."""
+
+    def __init__(self, user: User, port: int) -> None:
+        self.user = user
+        self.port = port
+        self.writer: asyncio.StreamWriter | None = None
+        self._buffer = ""
+
+    async def run(self) -> None:
+        user = self.user
+        try:
+            reader, self.writer = await asyncio.open_connection(HOST, self.port)
+            headers = {"Authorization": f"Bearer {user.token}", "Accept": "text/event-stream"}
+            self.writer.write(request_bytes("GET", "/v1/books/current/events", self.port, headers, b""))
+            status, response_headers = await read_head(reader)
+            if status != 200:
+                raise RuntimeError(f"events answered {status}")
+            if response_headers.get("transfer-encoding") != "chunked":
+                raise RuntimeError(f"events not chunked: {response_headers}")
+            while True:
+                size = int((await reader.readline()).split(b";", 1)[0], 16)
+                if size == 0:
+                    raise RuntimeError("the server ended the stream")
+                chunk = await reader.readexactly(size + 2)
+                self._feed(chunk[:-2].decode())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded per user, reported as a loss
+            user.stream_error = f"{type(error).__name__}: {error}"
+            user.ready.set()
+            user.done.set()
+
+    def _feed(self, text: str) -> None:
+        now = time.perf_counter()
+        self._buffer += text
+        while "\n\n" in self._buffer:
+            block, self._buffer = self._buffer.split("\n\n", 1)
+            self._block(block, now)
+
+    def _block(self, block: str, now: float) -> None:
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                self.user.comments += 1
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            fields[name] = fields[name] + "\n" + value if name in fields else value
+        if "retry" in fields and "event" not in fields:
+            self.user.ready.set()  # sent once the stream listens for the user's events
+        if "event" in fields:
+            event = Event(now, fields.get("id"), fields["event"], json.loads(fields.get("data", "{}")))
+            self.user.events.append(event)
+            if event.name in ("page_done", "generation_failed"):
+                self.user.done.set()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def write_page_async(
+    user: User, port: int, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+) -> None:
+    """Send the request now (recording when) and read its answer."""
+    reader, writer = connection
+    body = json.dumps({"input": f"Momo finds a map under the snow ({user.index})"}).encode()
+    headers = {
+        "Authorization": f"Bearer {user.token}",
+        "Content-Type": "application/json",
+        "Prefer": "respond-async",
+    }
+    data = request_bytes("POST", "/v1/books/current/pages", port, headers, body)
+    user.sent_at = time.perf_counter()
+    writer.write(data)
+    try:
+        user.status, response_headers = await read_head(reader)
+        answer = await reader.readexactly(int(response_headers.get("content-length", "0")))
+        user.answered_at = time.perf_counter()
+        user.applied = response_headers.get("preference-applied")
+        if user.status == 202:
+            user.state = json.loads(answer).get("state")
+        else:
+            user.answer_error = answer.decode(errors="replace")[:300]
+            user.done.set()
+    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+        user.answer_error = f"{type(error).__name__}: {error}"
+        user.done.set()
+    finally:
+        writer.close()
+
+
+async def client_lag(samples: list[float], interval: float = 0.05) -> None:
+    while True:
+        began = time.perf_counter()
+        await asyncio.sleep(interval)
+        samples.append(time.perf_counter() - began - interval)
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The Redis URL (flushed) or None for the embedded store, and how to describe it."""
+    if args.embedded:
+        return None, "embedded (in-process fakeredis)"
+    url = args.redis_url or os.environ.get("LW_REDIS_URL")
+    explicit = url is not None
+    url = url or DEFAULT_REDIS_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        info = client.info("server")
+    except redis.RedisError as error:
+        if explicit:
+            raise SystemExit(f"cannot reach Redis at {url}: {error}") from None
+        print(f"no Redis at {url} ({error}): using the embedded store")
+        return None, "embedded (in-process fakeredis)"
+    db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    if db == 0:
+        raise SystemExit(f"{url}: the bench flushes its Redis database; give it one of its own (/3)")
+    client.flushdb()
+    client.close()
+    return url, f"Redis {info['redis_version']} ({url}, flushed)"
+
+
+@contextlib.contextmanager
+def running_server(
+    env: dict[str, str], port: int, pictures: str, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        command = [sys.executable, str(SERVER), str(port), "--latency", "0", "--pictures", pictures]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+async def wait_ready(api: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            if process.poll() is not None:
+                raise SystemExit("the server exited during start-up")
+            with contextlib.suppress(httpx.TransportError):
+                if (await api.get("/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+
+
+async def stats(api: httpx.AsyncClient, reset: bool = False) -> dict[str, Any]:
+    response = await api.get("/bench/stats", params={"reset": "true"} if reset else None)
+    response.raise_for_status()
+    figures: dict[str, Any] = response.json()
+    return figures
+
+
+def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    """Sample the server's stacks during the run (collapsed stacks), when asked to."""
+    if args.py_spy is None:
+        return None
+    binary = shutil.which("py-spy") or args.py_spy_bin
+    if binary is None or not Path(binary).exists():
+        raise SystemExit("--py-spy needs py-spy (pip install py-spy; or --py-spy-bin PATH)")
+    args.py_spy.parent.mkdir(parents=True, exist_ok=True)
+    command = [binary, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
+    command += ["--nonblocking", "--threads", "--output", str(args.py_spy)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the burst
+    return spy
+
+
+def stop_py_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=30)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def start_books(api: httpx.AsyncClient, users: list[User], concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(user: User) -> None:
+        async with gate:
+            headers = {"Authorization": f"Bearer {user.token}"}
+            response = await api.post("/v1/books", json=BOOK, headers=headers)
+            if response.status_code != 201:
+                raise SystemExit(f"starting a book answered {response.status_code}: {response.text}")
+            user.book_id = response.json()["id"]
+
+    await asyncio.gather(*(start(user) for user in users))
+
+
+async def connect_all(port: int, n: int, concurrency: int) -> list[Any]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with gate:
+            return await asyncio.open_connection(HOST, port)
+
+    return list(await asyncio.gather(*(connect() for _ in range(n))))
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    began = time.perf_counter()
+    open_files = raise_open_files(args.users)
+    redis_url, store = choose_store(args)
+    data_dir = Path(tempfile.mkdtemp(prefix="lw-async-bench-"))
+    secret = secrets.token_urlsafe(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    env.update(
+        LW_DATA_DIR=str(data_dir),
+        LW_JWT_SECRET=secret,
+        LW_RATE_LIMIT_GENERATION="100000/minute",
+        LW_QUOTA_USER_PAGES_PER_DAY="1000000",
+        LW_QUOTA_USER_IMAGES_PER_DAY="1000000",
+        LW_QUOTA_SERVICE_PAGES_PER_DAY="100000000",
+        LW_QUOTA_SERVICE_IMAGES_PER_DAY="100000000",
+        LW_EVENTS_MAX_STREAMS=str(max(600, args.users + 100)),
+        LW_EVENTS_MAX_STREAMS_PER_USER="5",
+    )
+    if redis_url is not None:
+        env["LW_REDIS_URL"] = redis_url
+    codec = TokenCodec(Settings(jwt_secret=SecretStr(secret), data_dir=data_dir))
+    run_id = secrets.token_hex(3)
+    now = datetime.now(UTC)
+    users = [
+        User(i, f"bench-{run_id}-{i}", codec.issue(f"bench-{run_id}-{i}", now, timedelta(hours=2)))
+        for i in range(args.users)
+    ]
+    port = free_port()
+    log_path = data_dir / "server.log"
+    critical = 2 * args.latency
+    streams: list[EventStream] = []
+    stream_tasks: list[asyncio.Task[None]] = []
+    lag_samples: list[float] = []
+    lag_task = asyncio.create_task(client_lag(lag_samples))
+    report: dict[str, Any] = {}
+    try:
+        with running_server(env, port, args.pictures, log_path) as process:
+            limits = httpx.Limits(max_connections=args.start_concurrency + 8)
+            async with httpx.AsyncClient(
+                base_url=f"http://{HOST}:{port}", limits=limits, timeout=120
+            ) as api:
+                await wait_ready(api, process)
+                t = time.perf_counter()
+                await start_books(api, users, args.start_concurrency)
+                print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
+                await asyncio.sleep(1.0)
+                before_streams = await stats(api)
+
+                streams = [EventStream(user, port) for user in users]
+                t = time.perf_counter()
+                stream_tasks = [asyncio.create_task(s.run()) for s in streams]
+                async with asyncio.timeout(120):
+                    await asyncio.gather(*(user.ready.wait() for user in users))
+                broken = [u for u in users if u.stream_error]
+                if broken:
+                    raise SystemExit(f"{len(broken)} event streams failed: {broken[0].stream_error}")
+                opened_in = time.perf_counter() - t
+                await asyncio.sleep(1.0)
+                with_streams = await stats(api)
+                assert with_streams["open_streams"] == len(users), with_streams
+                print(f"opened {len(users)} event streams in {opened_in:.1f} s")
+
+                await api.put("/bench/latency", params={"seconds": args.latency})
+                connections = await connect_all(port, len(users), 100)
+                await asyncio.sleep(0.5)
+                spy = start_py_spy(args, process.pid)
+                at_burst = await stats(api, reset=True)
+                lag_samples.clear()
+                burst = time.perf_counter()
+                answers = [
+                    asyncio.create_task(write_page_async(user, port, connection))
+                    for user, connection in zip(users, connections, strict=True)
+                ]
+                await asyncio.gather(*answers)
+                answered = time.perf_counter()
+                timed_out = False
+                try:
+                    async with asyncio.timeout(args.timeout):
+                        await asyncio.gather(*(user.done.wait() for user in users))
+                except TimeoutError:
+                    timed_out = True
+                finished = time.perf_counter()
+                after_run = await stats(api, reset=True)
+                stop_py_spy(spy)
+                client_lags = list(lag_samples)
+                await asyncio.sleep(1.0)  # late duplicates would arrive now
+                settled = await stats(api)
+                report = analyse(
+                    args,
+                    users,
+                    critical,
+                    before_streams,
+                    with_streams,
+                    at_burst,
+                    after_run,
+                    settled,
+                    client_lags,
+                    burst,
+                    answered,
+                    finished,
+                    timed_out,
+                )
+                report["setup"] = {
+                    "store": store,
+                    "open_files_limit": open_files,
+                    "streams_opened_s": round(opened_in, 2),
+                }
+    except BaseException:
+        tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        print(f"server log ({log_path}):\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        lag_task.cancel()
+        for stream in streams:
+            stream.close()
+        for task in stream_tasks:
+            task.cancel()
+        await asyncio.gather(*stream_tasks, lag_task, return_exceptions=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    report["wall_time_s"] = round(time.perf_counter() - began, 1)
+    return report
+
+
+def check_events(user: User) -> Counter[str]:
+    """What is wrong with one user's events (empty when all is right)."""
+    problems: Counter[str] = Counter()
+    if user.stream_error:
+        problems["stream_errors"] += 1
+    names = [e.name for e in user.events]
+    for expected in EXPECTED:
+        count = names.count(expected)
+        if count == 0:
+            problems["lost"] += 1
+        elif count > 1:
+            problems["duplicated"] += count - 1
+    problems["generation_failed"] += names.count("generation_failed")
+    problems["unexpected"] += sum(1 for n in names if n not in (*EXPECTED, "generation_failed"))
+    if all(names.count(e) == 1 for e in EXPECTED) and names != list(EXPECTED):
+        problems["out_of_order"] += 1
+    ids = []
+    for event in user.events:
+        try:
+            assert event.id is not None
+            ms, seq = event.id.split("-")
+            ids.append((int(ms), int(seq)))
+        except (AssertionError, ValueError):
+            problems["bad_ids"] += 1
+    if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):
+        problems["ids_not_increasing"] += 1
+    for event in user.events:
+        data = event.data
+        if data.get("page") != 1 or data.get("book_id") != user.book_id or "version" not in data:
+            problems["bad_data"] += 1
+    return +problems
+
+
+def analyse(
+    args: argparse.Namespace,
+    users: list[User],
+    critical: float,
+    before_streams: dict[str, Any],
+    with_streams: dict[str, Any],
+    at_burst: dict[str, Any],
+    after_run: dict[str, Any],
+    settled: dict[str, Any],
+    client_lags: list[float],
+    burst: float,
+    answered: float,
+    finished: float,
+    timed_out: bool,
+) -> dict[str, Any]:
+    to_done = [u.page_done_at - u.sent_at for u in users if u.page_done_at is not None]
+    overhead = [t - critical for t in to_done]
+    accepted = [u for u in users if u.status == 202]
+    answer_times = [u.answered_at - u.sent_at for u in accepted]
+    problems: Counter[str] = Counter()
+    for user in users:
+        problems += check_events(user)
+    refused = Counter(str(u.status) for u in users if u.status != 202)
+    not_applied = sum(1 for u in accepted if u.applied != "respond-async")
+    not_generating = sum(1 for u in accepted if u.state != "generating")
+    sample_errors = [u.answer_error for u in users if u.answer_error][:3]
+    stream_kb = (with_streams["rss_kb"] - before_streams["rss_kb"]) / len(users)
+    ok = not problems and not refused and not timed_out and not not_applied and not not_generating
+    return {
+        "users": len(users),
+        "latency_s": args.latency,
+        "critical_path_s": critical,
+        "pictures": args.pictures,
+        "request_to_page_done": ms_stats(to_done),
+        "overhead": ms_stats(overhead),
+        "accepted_202": ms_stats(answer_times),
+        "server_loop_lag": after_run["lag"],
+        "server_gc_during_run": after_run["gc"],
+        "client_loop_lag": ms_stats(client_lags),
+        "memory": {
+            "rss_before_streams_mib": round(before_streams["rss_kb"] / 1024, 1),
+            "rss_with_streams_mib": round(with_streams["rss_kb"] / 1024, 1),
+            "per_open_stream_kib": round(stream_kb, 1),
+            "rss_after_run_mib": round(after_run["rss_kb"] / 1024, 1),
+            "peak_rss_mib": round(after_run["peak_rss_kb"] / 1024, 1),
+        },
+        "server_cpu_during_run_s": round(after_run["cpu_s"] - at_burst["cpu_s"], 2),
+        "events": {
+            "all_delivered_in_order": ok,
+            "lost": problems["lost"],
+            "problems": dict(problems),
+            "refused": dict(refused),
+            "not_applied": not_applied,
+            "not_generating": not_generating,
+            "sample_errors": sample_errors,
+            "timed_out": timed_out,
+            "page_done": len(to_done),
+        },
+        "server_after": {"running_jobs": settled["running_jobs"], "open": settled["open_streams"]},
+        "burst_all_answered_s": round(answered - burst, 3),
+        "run_s": round(finished - burst, 3),
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print()
+    print(
+        f"{report['users']} users, AI latency {report['latency_s']} s per call "
+        f"(critical path {report['critical_path_s']} s), pictures {report['pictures']}, "
+        f"store: {report['setup']['store']}"
+    )
+    print(f"{'':34} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
+    rows = [
+        ("request -> page_done", report["request_to_page_done"]),
+        ("overhead (less the critical path)", report["overhead"]),
+        ("202 response", report["accepted_202"]),
+        ("server event-loop lag", report["server_loop_lag"]),
+        ("client event-loop lag", report["client_loop_lag"]),
+    ]
+    for name, figures in rows:
+        cells = [figures.get(k, "-") for k in ("p50_ms", "p99_ms", "max_ms")]
+        print(f"{name:34} " + " ".join(f"{c:>9}" for c in cells))
+    memory = report["memory"]
+    print(
+        f"memory per open stream: {memory['per_open_stream_kib']} KiB "
+        f"(RSS {memory['rss_before_streams_mib']} -> {memory['rss_with_streams_mib']} MiB), "
+        f"peak RSS {memory['peak_rss_mib']} MiB"
+    )
+    events = report["events"]
+    verdict = "events lost: 0" if events["all_delivered_in_order"] else "EVENTS NOT ALL RIGHT"
+    print(
+        f"{verdict} (page_done {events['page_done']}/{report['users']}, problems "
+        f"{events['problems'] or 'none'}, refused {events['refused'] or 'none'}"
+        f"{', TIMED OUT' if events['timed_out'] else ''})"
+    )
+    gc_pauses = ", ".join(
+        f"{gen} {g['collections']}x total {g['total_ms']} ms max {g['max_ms']} ms"
+        for gen, g in report["server_gc_during_run"].items()
+    )
+    print(f"server GC during the run: {gc_pauses}")
+    if events["sample_errors"]:
+        print(f"sample errors: {events['sample_errors']}")
+    print(
+        f"server CPU during the run {report['server_cpu_during_run_s']} s; all 202s in "
+        f"{report['burst_all_answered_s']} s; run {report['run_s']} s; "
+        f"wall time {report['wall_time_s']} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--latency", type=float, default=2.0, help="seconds per AI call")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help=f"a Redis database of the bench's own, flushed first (default: LW_REDIS_URL, else "
+        f"{DEFAULT_REDIS_URL} when reachable, else the embedded store)",
+    )
+    parser.add_argument("--embedded", action="store_true", help="the embedded store, no Redis")
+    parser.add_argument(
+        "--pictures",
+        choices=["drawn", "cached"],
+        default="drawn",
+        help="drawn: Pillow draws each picture after the latency (default); cached: the "
+        "illustrator hands back one pre-drawn picture (an AI illustrator spends no local CPU)",
+    )
+    parser.add_argument("--start-concurrency", type=int, default=50)
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for every page_done"
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="record the server's stacks during the run here"
+    )
+    parser.add_argument("--py-spy-bin", default=None, help="py-spy when it is not on the PATH")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/async_bench.json"))
+    args = parser.parse_args()
+    if args.timeout is None:
+        args.timeout = 4 * args.latency + 60
+    try:
+        import uvloop
+    except ImportError:
+        report = asyncio.run(measure(args))
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            report = runner.run(measure(args))
+    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"figures written to {args.json}")
+    if not report["events"]["all_delivered_in_order"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
