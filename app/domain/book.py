@@ -244,6 +244,13 @@ class Book:
         attempt = ImageAttempt(attempt_id, now + lease)
         self.pages[page_number - 1] = Page(page.number, page.input, page.text, None, attempt)
         self._changed(now)
+        if page.image_attempt is not None:  # a dead attempt's picture, taken over
+            self._record(
+                EventName.GENERATION_FAILED,
+                page=page.number,
+                stage=FailedStage.ILLUSTRATION.value,
+                detail="the picture took too long and was given up",
+            )
         return attempt
 
     def give_up_expired(self, now: datetime) -> bool:
