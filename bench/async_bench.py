@@ -75,6 +75,7 @@ def ms_stats(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {}
     return {
+        "min_ms": round(min(samples) * 1000, 1),
         "p50_ms": round(percentile(samples, 50) * 1000, 1),
         "p99_ms": round(percentile(samples, 99) * 1000, 1),
         "max_ms": round(max(samples) * 1000, 1),
@@ -282,10 +283,11 @@ def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
 
 @contextlib.contextmanager
 def running_server(
-    env: dict[str, str], port: int, pictures: str, log_path: Path
+    env: dict[str, str], port: int, args: argparse.Namespace, log_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log_path.open("wb") as log:
-        command = [sys.executable, str(SERVER), str(port), "--latency", "0", "--pictures", pictures]
+        command = [sys.executable, str(SERVER), str(port), "--latency", "0"]
+        command += ["--pictures", args.pictures] + (["--gc-freeze"] if args.gc_freeze else [])
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             yield process
@@ -316,8 +318,8 @@ async def stats(api: httpx.AsyncClient, reset: bool = False) -> dict[str, Any]:
     return figures
 
 
-def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
-    """Sample the server's stacks during the run (collapsed stacks), when asked to."""
+async def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    """Sample the server's stacks (collapsed stacks), when asked to."""
     if args.py_spy is None:
         return None
     binary = shutil.which("py-spy") or args.py_spy_bin
@@ -327,7 +329,7 @@ def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] 
     command = [binary, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
     command += ["--nonblocking", "--threads", "--output", str(args.py_spy)]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # attached before the burst
+    await asyncio.sleep(0.5)  # attached
     return spy
 
 
@@ -352,6 +354,26 @@ async def start_books(api: httpx.AsyncClient, users: list[User], concurrency: in
             user.book_id = response.json()["id"]
 
     await asyncio.gather(*(start(user) for user in users))
+
+
+async def warm_up(port: int, users: list[User]) -> None:
+    """Every user reads the book at once, twice: the server's Redis pool holds as many
+    connections as a burst needs, as it does after serving a while (not measured)."""
+
+    async def read(user: User) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        headers = {"Authorization": f"Bearer {user.token}"}
+        try:
+            for _ in range(2):
+                writer.write(request_bytes("GET", "/v1/books/current", port, headers, b""))
+                status, response_headers = await read_head(reader)
+                await reader.readexactly(int(response_headers.get("content-length", "0")))
+                if status != 200:
+                    raise SystemExit(f"reading the book answered {status}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(read(user) for user in users))
 
 
 async def connect_all(port: int, n: int, concurrency: int) -> list[Any]:
@@ -400,7 +422,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     lag_task = asyncio.create_task(client_lag(lag_samples))
     report: dict[str, Any] = {}
     try:
-        with running_server(env, port, args.pictures, log_path) as process:
+        with running_server(env, port, args, log_path) as process:
             limits = httpx.Limits(max_connections=args.start_concurrency + 8)
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{port}", limits=limits, timeout=120
@@ -409,6 +431,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 t = time.perf_counter()
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
+                if not args.cold:
+                    await warm_up(port, users)
                 await asyncio.sleep(1.0)
                 before_streams = await stats(api)
 
@@ -429,7 +453,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 await api.put("/bench/latency", params={"seconds": args.latency})
                 connections = await connect_all(port, len(users), 100)
                 await asyncio.sleep(0.5)
-                spy = start_py_spy(args, process.pid)
+                spy = None
+                if args.py_spy_phase in ("run", "burst"):
+                    spy = await start_py_spy(args, process.pid)
                 at_burst = await stats(api, reset=True)
                 lag_samples.clear()
                 burst = time.perf_counter()
@@ -439,6 +465,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 ]
                 await asyncio.gather(*answers)
                 answered = time.perf_counter()
+                after_burst = await stats(api)
+                if args.py_spy_phase == "burst":
+                    stop_py_spy(spy)
+                    spy = None
+                elif args.py_spy_phase == "pages":  # profile with a long --latency
+                    spy = await start_py_spy(args, process.pid)
                 timed_out = False
                 try:
                     async with asyncio.timeout(args.timeout):
@@ -458,6 +490,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     before_streams,
                     with_streams,
                     at_burst,
+                    after_burst,
                     after_run,
                     settled,
                     client_lags,
@@ -527,6 +560,7 @@ def analyse(
     before_streams: dict[str, Any],
     with_streams: dict[str, Any],
     at_burst: dict[str, Any],
+    after_burst: dict[str, Any],
     after_run: dict[str, Any],
     settled: dict[str, Any],
     client_lags: list[float],
@@ -567,6 +601,11 @@ def analyse(
             "peak_rss_mib": round(after_run["peak_rss_kb"] / 1024, 1),
         },
         "server_cpu_during_run_s": round(after_run["cpu_s"] - at_burst["cpu_s"], 2),
+        "server_cpu_until_all_202_s": round(after_burst["cpu_s"] - at_burst["cpu_s"], 2),
+        "server_gc_until_all_202": after_burst["gc"],
+        "server_gc_objects": {"at_burst": at_burst["gc_objects"], "frozen": at_burst["gc_frozen"]},
+        "gc_freeze": args.gc_freeze,
+        "warm": not args.cold,
         "events": {
             "all_delivered_in_order": ok,
             "lost": problems["lost"],
@@ -589,7 +628,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{report['users']} users, AI latency {report['latency_s']} s per call "
         f"(critical path {report['critical_path_s']} s), pictures {report['pictures']}, "
-        f"store: {report['setup']['store']}"
+        f"store: {report['setup']['store']}{', warm' if report['warm'] else ', cold'} pool"
+        f"{', gc.freeze()' if report['gc_freeze'] else ''}"
     )
     print(f"{'':34} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     rows = [
@@ -623,7 +663,8 @@ def print_table(report: dict[str, Any]) -> None:
     if events["sample_errors"]:
         print(f"sample errors: {events['sample_errors']}")
     print(
-        f"server CPU during the run {report['server_cpu_during_run_s']} s; all 202s in "
+        f"server CPU until every 202 {report['server_cpu_until_all_202_s']} s, "
+        f"during the run {report['server_cpu_during_run_s']} s; all 202s in "
         f"{report['burst_all_answered_s']} s; run {report['run_s']} s; "
         f"wall time {report['wall_time_s']} s"
     )
@@ -649,12 +690,29 @@ def main() -> None:
         help="drawn: Pillow draws each picture after the latency (default); cached: the "
         "illustrator hands back one pre-drawn picture (an AI illustrator spends no local CPU)",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up: the server's Redis pool makes its connections during the burst",
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="experiment: the server calls gc.freeze() once started (not what the product does)",
+    )
     parser.add_argument("--start-concurrency", type=int, default=50)
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for every page_done"
     )
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="record the server's stacks during the run here"
+    )
+    parser.add_argument(
+        "--py-spy-phase",
+        choices=["run", "burst", "pages"],
+        default="run",
+        help="sample the whole run (default), only until every 202 is back, or only after "
+        "(use a --latency long enough for the pages to be written after the burst)",
     )
     parser.add_argument("--py-spy-bin", default=None, help="py-spy when it is not on the PATH")
     parser.add_argument("--json", type=Path, default=Path("bench/results/async_bench.json"))

@@ -11,7 +11,7 @@ Bench-only routes, added to the app this script builds (not to the product):
                                  time, the open event streams and the running background jobs
   PUT /bench/latency?seconds=S   change the fake AI latency (the bench starts books with 0)
 
-Usage: python bench/slow_ai_server.py PORT [--latency 2.0] [--pictures drawn|cached]
+Usage: python bench/slow_ai_server.py PORT [--latency 2.0] [--pictures drawn|cached] [--gc-freeze]
 """
 
 from __future__ import annotations
@@ -190,7 +190,9 @@ def _status_kb(field_name: str) -> int:
     return 0
 
 
-def build_app(settings: Settings, latency: Latency, cached: Image | None) -> FastAPI:
+def build_app(
+    settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
+) -> FastAPI:
     overrides = Overrides(
         SlowWriter(latency), SlowAsker(latency), SlowIllustrator(latency, cached), OfflineModerator()
     )
@@ -205,6 +207,9 @@ def build_app(settings: Settings, latency: Latency, cached: Image | None) -> Fas
         probe.start()
         try:
             async with product_lifespan(app) as state:
+                if gc_freeze:  # an experiment: what start-up leaves is no more for the GC to scan
+                    gc.collect()
+                    gc.freeze()
                 yield state
         finally:
             await probe.stop()
@@ -216,7 +221,8 @@ def build_app(settings: Settings, latency: Latency, cached: Image | None) -> Fas
         figures = {
             "lag": probe.stats(),
             "gc": collector.stats(),
-            "gc_objects": len(gc.get_objects()) if request.query_params.get("objects") else None,
+            "gc_objects": len(gc.get_objects()),
+            "gc_frozen": gc.get_freeze_count(),
             "rss_kb": _status_kb("VmRSS"),
             "peak_rss_kb": _status_kb("VmHWM"),
             "cpu_s": round(time.process_time(), 3),
@@ -251,13 +257,18 @@ def main() -> None:
         default="drawn",
         help="drawn: Pillow draws every picture (default); cached: one picture drawn at start-up",
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="experiment: gc.freeze() once started, so collections skip start-up's objects",
+    )
     args = parser.parse_args()
     cached = None
     if args.pictures == "cached":
         context = StoryContext(BookSpec((Character("Momo"),), 3, setting="a snowy forest"))
         request = IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1)
         cached = asyncio.run(PillowIllustrator().draw(request))
-    app = build_app(Settings(), Latency(args.latency), cached)
+    app = build_app(Settings(), Latency(args.latency), cached, args.gc_freeze)
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=5
     )
