@@ -171,7 +171,7 @@ async def _redis_client(settings: Settings) -> Redis:
         socket_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
     )
-    client: Redis = Redis(connection_pool=pool, auto_close_connection_pool=True)
+    client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
     try:
         policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "")
     except Exception as error:  # noqa: BLE001 - managed Redis often forbids CONFIG

@@ -18,8 +18,8 @@ router = APIRouter(prefix="/v1/books", tags=["events"])
 EVENTS_DOC = """Server-Sent Events for the caller's book, from any server process.
 
 Events: `page_text`, `questions`, `image_ready`, `page_done`, `generation_failed`, `book_done`
-(each with an `id`, and JSON `data` holding `book_id` and `version`, and `page` for a page's events), plus `resync`
-(no id) when the client should read `GET /v1/books/current` again. Reconnect with
+(each with an `id`; JSON `data` holds `book_id`, `version`, and `page` for a page's events),
+plus `resync` (no id) when the client should read `GET /v1/books/current` again. Reconnect with
 `Last-Event-ID` to resume without loss. A comment line is sent every heartbeat."""
 
 
