@@ -55,6 +55,7 @@ def parse_book_id(book_id: str) -> UUID:
         **idempotency_responses(
             status.HTTP_201_CREATED, "`book_already_in_progress`: the user already has one"
         ),
+        429: {**_problem, "description": "`rate_limited`, with `Retry-After`."},
         502: _problem,
     },
     summary="Start a book",
