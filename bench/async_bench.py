@@ -131,9 +131,12 @@ class User:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def arrived(self, name: str) -> float | None:
+        return next((e.at for e in self.events if e.name == name), None)
+
     @property
     def page_done_at(self) -> float | None:
-        return next((e.at for e in self.events if e.name == "page_done"), None)
+        return self.arrived("page_done")
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
@@ -218,10 +221,16 @@ class EventStream:
 
 
 async def write_page_async(
-    user: User, port: int, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    user: User,
+    port: int,
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    at: float | None = None,
 ) -> None:
-    """Send the request now (recording when) and read its answer."""
+    """Send the request (at `at` on the perf_counter clock, else now), record when it went out,
+    and read its answer."""
     reader, writer = connection
+    if at is not None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
     body = json.dumps({"input": f"Momo finds a map under the snow ({user.index})"}).encode()
     headers = {
         "Authorization": f"Bearer {user.token}",
@@ -281,6 +290,26 @@ def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
     return url, f"Redis {info['redis_version']} ({url}, flushed)"
 
 
+def redis_commands(url: str | None) -> Counter[str]:
+    """Commands the Redis server has run so far, by name (all clients: keep the Redis quiet)."""
+    if url is None:
+        return Counter()
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
+
+
+def per_page(before: Counter[str], after: Counter[str], pages: int) -> dict[str, float]:
+    delta = after - before
+    delta["info"] -= 1  # the bench's own INFO
+    total = sum(n for n in delta.values() if n > 0)
+    figures = {name: round(n / pages, 2) for name, n in delta.most_common() if n > 0}
+    return {"total": round(total / pages, 2), **figures} if total else {}
+
+
 @contextlib.contextmanager
 def running_server(
     env: dict[str, str], port: int, args: argparse.Namespace, log_path: Path
@@ -326,8 +355,8 @@ async def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[b
     if binary is None or not Path(binary).exists():
         raise SystemExit("--py-spy needs py-spy (pip install py-spy; or --py-spy-bin PATH)")
     args.py_spy.parent.mkdir(parents=True, exist_ok=True)
-    command = [binary, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
-    command += ["--nonblocking", "--threads", "--output", str(args.py_spy)]
+    command = [binary, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    command += ["--threads", "--output", str(args.py_spy)]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await asyncio.sleep(0.5)  # attached
     return spy
@@ -432,7 +461,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
                 if not args.cold:
-                    await warm_up(port, users)
+                    async with asyncio.timeout(120):
+                        await warm_up(port, users)
                 await asyncio.sleep(1.0)
                 before_streams = await stats(api)
 
@@ -451,19 +481,35 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"opened {len(users)} event streams in {opened_in:.1f} s")
 
                 await api.put("/bench/latency", params={"seconds": args.latency})
-                connections = await connect_all(port, len(users), 100)
+                async with asyncio.timeout(60):
+                    connections = await connect_all(port, len(users), 100)
                 await asyncio.sleep(0.5)
                 spy = None
                 if args.py_spy_phase in ("run", "burst"):
                     spy = await start_py_spy(args, process.pid)
+                commands_before = redis_commands(redis_url)
                 at_burst = await stats(api, reset=True)
                 lag_samples.clear()
+                client_cpu = time.process_time()
                 burst = time.perf_counter()
+                # All at once (the same loop turn), or spread evenly over --ramp seconds.
+                step = args.ramp / len(users)
                 answers = [
-                    asyncio.create_task(write_page_async(user, port, connection))
-                    for user, connection in zip(users, connections, strict=True)
+                    asyncio.create_task(
+                        write_page_async(user, port, connection, burst + i * step if step else None)
+                    )
+                    for i, (user, connection) in enumerate(zip(users, connections, strict=True))
                 ]
-                await asyncio.gather(*answers)
+                try:
+                    async with asyncio.timeout(args.timeout):
+                        await asyncio.gather(*answers)
+                except TimeoutError:
+                    for task in answers:
+                        task.cancel()
+                    raise SystemExit(
+                        f"{sum(1 for u in users if not u.answered_at)} requests had no answer "
+                        f"in {args.timeout} s"
+                    ) from None
                 answered = time.perf_counter()
                 after_burst = await stats(api)
                 if args.py_spy_phase == "burst":
@@ -478,9 +524,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 except TimeoutError:
                     timed_out = True
                 finished = time.perf_counter()
+                commands_after = redis_commands(redis_url)
                 after_run = await stats(api, reset=True)
                 stop_py_spy(spy)
                 client_lags = list(lag_samples)
+                client_cpu = time.process_time() - client_cpu
                 await asyncio.sleep(1.0)  # late duplicates would arrive now
                 settled = await stats(api)
                 report = analyse(
@@ -498,6 +546,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     answered,
                     finished,
                     timed_out,
+                )
+                report["client_cpu_during_run_s"] = round(client_cpu, 2)
+                report["redis_commands_per_page"] = per_page(
+                    commands_before, commands_after, len(users)
                 )
                 report["setup"] = {
                     "store": store,
@@ -570,6 +622,8 @@ def analyse(
     timed_out: bool,
 ) -> dict[str, Any]:
     to_done = [u.page_done_at - u.sent_at for u in users if u.page_done_at is not None]
+    texts = [(u, u.arrived("page_text")) for u in users]
+    to_text = [at - u.sent_at for u, at in texts if at is not None]
     overhead = [t - critical for t in to_done]
     accepted = [u for u in users if u.status == 202]
     answer_times = [u.answered_at - u.sent_at for u in accepted]
@@ -589,6 +643,7 @@ def analyse(
         "pictures": args.pictures,
         "request_to_page_done": ms_stats(to_done),
         "overhead": ms_stats(overhead),
+        "request_to_page_text": ms_stats(to_text),
         "accepted_202": ms_stats(answer_times),
         "server_loop_lag": after_run["lag"],
         "server_gc_during_run": after_run["gc"],
@@ -605,6 +660,7 @@ def analyse(
         "server_gc_until_all_202": after_burst["gc"],
         "server_gc_objects": {"at_burst": at_burst["gc_objects"], "frozen": at_burst["gc_frozen"]},
         "gc_freeze": args.gc_freeze,
+        "ramp_s": args.ramp,
         "warm": not args.cold,
         "events": {
             "all_delivered_in_order": ok,
@@ -629,12 +685,14 @@ def print_table(report: dict[str, Any]) -> None:
         f"{report['users']} users, AI latency {report['latency_s']} s per call "
         f"(critical path {report['critical_path_s']} s), pictures {report['pictures']}, "
         f"store: {report['setup']['store']}{', warm' if report['warm'] else ', cold'} pool"
-        f"{', gc.freeze()' if report['gc_freeze'] else ''}"
+        f"{', gc.freeze()' if report['gc_freeze'] else ''}, "
+        + (f"pages sent over {report['ramp_s']} s" if report["ramp_s"] else "pages sent at once")
     )
     print(f"{'':34} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     rows = [
         ("request -> page_done", report["request_to_page_done"]),
         ("overhead (less the critical path)", report["overhead"]),
+        ("request -> page_text", report["request_to_page_text"]),
         ("202 response", report["accepted_202"]),
         ("server event-loop lag", report["server_loop_lag"]),
         ("client event-loop lag", report["client_loop_lag"]),
@@ -655,6 +713,9 @@ def print_table(report: dict[str, Any]) -> None:
         f"{events['problems'] or 'none'}, refused {events['refused'] or 'none'}"
         f"{', TIMED OUT' if events['timed_out'] else ''})"
     )
+    if report.get("redis_commands_per_page"):
+        commands = ", ".join(f"{k} {v:g}" for k, v in report["redis_commands_per_page"].items())
+        print(f"Redis commands per page (during the run): {commands}")
     gc_pauses = ", ".join(
         f"{gen} {g['collections']}x total {g['total_ms']} ms max {g['max_ms']} ms"
         for gen, g in report["server_gc_during_run"].items()
@@ -664,7 +725,8 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"sample errors: {events['sample_errors']}")
     print(
         f"server CPU until every 202 {report['server_cpu_until_all_202_s']} s, "
-        f"during the run {report['server_cpu_during_run_s']} s; all 202s in "
+        f"during the run {report['server_cpu_during_run_s']} s (client "
+        f"{report['client_cpu_during_run_s']} s); all 202s in "
         f"{report['burst_all_answered_s']} s; run {report['run_s']} s; "
         f"wall time {report['wall_time_s']} s"
     )
@@ -689,6 +751,13 @@ def main() -> None:
         default="drawn",
         help="drawn: Pillow draws each picture after the latency (default); cached: the "
         "illustrator hands back one pre-drawn picture (an AI illustrator spends no local CPU)",
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="send the pages evenly over this many seconds instead of all at once (with a ramp "
+        "up to the critical path, all the pages are still in progress together at its end)",
     )
     parser.add_argument(
         "--cold",

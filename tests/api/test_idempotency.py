@@ -317,13 +317,13 @@ async def test_openapi_documents_the_key_on_the_four_routes(client: httpx.AsyncC
     for path, (success, schema) in routes.items():
         operation = spec["paths"][path]["post"]
         headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
-        assert headers == ["Idempotency-Key"], path
+        assert "Idempotency-Key" in headers, path
         ok = operation["responses"][success]
         assert ok["content"]["application/json"]["schema"]["$ref"].endswith(f"/{schema}")
         assert "Idempotent-Replayed" in ok["headers"]
         assert {"400", "409", "422"} <= set(operation["responses"])
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
-            if (path, method) not in {(p, "post") for p in routes}:
+            if method != "post":
                 names = [p["name"] for p in operation.get("parameters", [])]
                 assert "Idempotency-Key" not in names, (path, method)

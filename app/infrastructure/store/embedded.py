@@ -19,8 +19,12 @@ from fakeredis import FakeAsyncRedis, FakeServer
 from redis.asyncio import Redis
 
 from app.infrastructure.store.redis_books import KEY_PREFIX
+from app.infrastructure.store.redis_idempotency import KEY_PREFIX as IDEMPOTENCY_PREFIX
 
 log = logging.getLogger(__name__)
+# Books in progress and the responses kept for idempotency keys (plain strings with an expiry).
+# Event streams are not kept: after a restart a client reads the book again (GET is enough).
+_KEPT_PREFIXES = (KEY_PREFIX, IDEMPOTENCY_PREFIX)
 
 
 async def _load(client: Redis, snapshot: Path) -> int:
@@ -38,11 +42,12 @@ async def _load(client: Redis, snapshot: Path) -> int:
 
 async def _save(client: Redis, snapshot: Path) -> int:
     entries: dict[str, tuple[str, int]] = {}
-    async for key in client.scan_iter(match=f"{KEY_PREFIX}*", count=500):
-        value = await client.get(key)
-        expires_at_ms = await client.pexpiretime(key)
-        if value is not None and expires_at_ms > 0:
-            entries[_text(key)] = (_text(value), expires_at_ms)
+    for prefix in _KEPT_PREFIXES:
+        async for key in client.scan_iter(match=f"{prefix}*", count=500):
+            value = await client.get(key)
+            expires_at_ms = await client.pexpiretime(key)
+            if value is not None and expires_at_ms > 0:
+                entries[_text(key)] = (_text(value), expires_at_ms)
     await asyncio.to_thread(_write_atomically, snapshot, json.dumps(entries, ensure_ascii=False))
     return len(entries)
 
