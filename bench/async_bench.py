@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -172,7 +173,9 @@ class EventStream:
         try:
             reader, self.writer = await asyncio.open_connection(HOST, self.port)
             headers = {"Authorization": f"Bearer {user.token}", "Accept": "text/event-stream"}
-            self.writer.write(request_bytes("GET", "/v1/books/current/events", self.port, headers, b""))
+            self.writer.write(
+                request_bytes("GET", "/v1/books/current/events", self.port, headers, b"")
+            )
             status, response_headers = await read_head(reader)
             if status != 200:
                 raise RuntimeError(f"events answered {status}")
@@ -210,7 +213,9 @@ class EventStream:
         if "retry" in fields and "event" not in fields:
             self.user.ready.set()  # sent once the stream listens for the user's events
         if "event" in fields:
-            event = Event(now, fields.get("id"), fields["event"], json.loads(fields.get("data", "{}")))
+            event = Event(
+                now, fields.get("id"), fields["event"], json.loads(fields.get("data", "{}"))
+            )
             self.user.events.append(event)
             if event.name in ("page_done", "generation_failed"):
                 self.user.done.set()
@@ -284,7 +289,9 @@ def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
         return None, "embedded (in-process fakeredis)"
     db = int(client.connection_pool.connection_kwargs.get("db", 0))
     if db == 0:
-        raise SystemExit(f"{url}: the bench flushes its Redis database; give it one of its own (/3)")
+        raise SystemExit(
+            f"{url}: the bench flushes its Redis database; give it one of its own (/3)"
+        )
     client.flushdb()
     client.close()
     return url, f"Redis {info['redis_version']} ({url}, flushed)"
@@ -340,15 +347,18 @@ async def wait_ready(api: httpx.AsyncClient, process: subprocess.Popen[bytes]) -
             await asyncio.sleep(0.2)
 
 
-async def stats(api: httpx.AsyncClient, reset: bool = False) -> dict[str, Any]:
-    response = await api.get("/bench/stats", params={"reset": "true"} if reset else None)
+async def stats(
+    api: httpx.AsyncClient, reset: bool = False, objects: bool = False
+) -> dict[str, Any]:
+    params = {"reset": str(reset).lower(), "objects": str(objects).lower()}
+    response = await api.get("/bench/stats", params=params)
     response.raise_for_status()
     figures: dict[str, Any] = response.json()
     return figures
 
 
-async def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
-    """Sample the server's stacks (collapsed stacks), when asked to."""
+def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    """Sample the server's stacks (collapsed stacks, into --py-spy), when asked to."""
     if args.py_spy is None:
         return None
     binary = shutil.which("py-spy") or args.py_spy_bin
@@ -357,9 +367,7 @@ async def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[b
     args.py_spy.parent.mkdir(parents=True, exist_ok=True)
     command = [binary, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
     command += ["--threads", "--output", str(args.py_spy)]
-    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    await asyncio.sleep(0.5)  # attached
-    return spy
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop_py_spy(spy: subprocess.Popen[bytes] | None) -> None:
@@ -379,7 +387,9 @@ async def start_books(api: httpx.AsyncClient, users: list[User], concurrency: in
             headers = {"Authorization": f"Bearer {user.token}"}
             response = await api.post("/v1/books", json=BOOK, headers=headers)
             if response.status_code != 201:
-                raise SystemExit(f"starting a book answered {response.status_code}: {response.text}")
+                raise SystemExit(
+                    f"starting a book answered {response.status_code}: {response.text}"
+                )
             user.book_id = response.json()["id"]
 
     await asyncio.gather(*(start(user) for user in users))
@@ -473,7 +483,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.gather(*(user.ready.wait() for user in users))
                 broken = [u for u in users if u.stream_error]
                 if broken:
-                    raise SystemExit(f"{len(broken)} event streams failed: {broken[0].stream_error}")
+                    raise SystemExit(
+                        f"{len(broken)} event streams failed: {broken[0].stream_error}"
+                    )
                 opened_in = time.perf_counter() - t
                 await asyncio.sleep(1.0)
                 with_streams = await stats(api)
@@ -486,9 +498,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
                 spy = None
                 if args.py_spy_phase in ("run", "burst"):
-                    spy = await start_py_spy(args, process.pid)
+                    spy = start_py_spy(args, process.pid)
+                    await asyncio.sleep(0.5)  # attached
                 commands_before = redis_commands(redis_url)
-                at_burst = await stats(api, reset=True)
+                at_burst = await stats(api, reset=True, objects=True)
                 lag_samples.clear()
                 client_cpu = time.process_time()
                 burst = time.perf_counter()
@@ -516,7 +529,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     stop_py_spy(spy)
                     spy = None
                 elif args.py_spy_phase == "pages":  # profile with a long --latency
-                    spy = await start_py_spy(args, process.pid)
+                    spy = start_py_spy(args, process.pid)
                 timed_out = False
                 try:
                     async with asyncio.timeout(args.timeout):
@@ -596,7 +609,7 @@ def check_events(user: User) -> Counter[str]:
             ids.append((int(ms), int(seq)))
         except (AssertionError, ValueError):
             problems["bad_ids"] += 1
-    if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):
+    if any(a >= b for a, b in itertools.pairwise(ids)):
         problems["ids_not_increasing"] += 1
     for event in user.events:
         data = event.data

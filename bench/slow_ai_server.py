@@ -6,9 +6,11 @@ provider's round trip, during which the process only waits. The moderator is the
 (instant). Everything else is the real service on the configured backends (LW_* environment).
 
 Bench-only routes, added to the app this script builds (not to the product):
-  GET /bench/stats[?reset=true]  the event-loop lag probe (a task sleeping 50 ms and recording
-                                 how late it wakes) since the last reset, the process RSS and CPU
-                                 time, the open event streams and the running background jobs
+  GET /bench/stats[?reset=true][&objects=true]
+                                 the event-loop lag probe (a task sleeping 50 ms and recording
+                                 how late it wakes) and the GC pauses since the last reset, the
+                                 process RSS and CPU time, the open event streams and the running
+                                 background jobs (and the objects the GC tracks, when asked)
   PUT /bench/latency?seconds=S   change the fake AI latency (the bench starts books with 0)
 
 Usage: python bench/slow_ai_server.py PORT [--latency 2.0] [--pictures drawn|cached] [--gc-freeze]
@@ -194,7 +196,10 @@ def build_app(
     settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
 ) -> FastAPI:
     overrides = Overrides(
-        SlowWriter(latency), SlowAsker(latency), SlowIllustrator(latency, cached), OfflineModerator()
+        SlowWriter(latency),
+        SlowAsker(latency),
+        SlowIllustrator(latency, cached),
+        OfflineModerator(),
     )
     app = create_app(settings, overrides)
     probe = LagProbe()
@@ -216,12 +221,12 @@ def build_app(
 
     app.router.lifespan_context = lifespan
 
-    async def stats(request: Request, reset: bool = False) -> dict[str, Any]:
+    async def stats(request: Request, reset: bool = False, objects: bool = False) -> dict[str, Any]:
         services = request.app.state.services
         figures = {
             "lag": probe.stats(),
             "gc": collector.stats(),
-            "gc_objects": len(gc.get_objects()),
+            "gc_objects": len(gc.get_objects()) if objects else None,  # slow on a big heap
             "gc_frozen": gc.get_freeze_count(),
             "rss_kb": _status_kb("VmRSS"),
             "peak_rss_kb": _status_kb("VmHWM"),

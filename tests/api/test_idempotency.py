@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +12,16 @@ import pytest
 
 from app.application.errors import GenerationFailed
 from app.interfaces.composition import Overrides
-from tests.api.conftest import BOOK, ClientFactory, assert_problem, auth, start, write
+from app.interfaces.http.app import create_app
+from tests.api.conftest import (
+    BOOK,
+    ClientFactory,
+    assert_problem,
+    auth,
+    settings_for,
+    start,
+    write,
+)
 from tests.unit.fakes import ScriptedPageWriter, ScriptedQuestionAsker, reached
 
 PAGES = "/v1/books/current/pages"
@@ -327,3 +337,23 @@ async def test_openapi_documents_the_key_on_the_four_routes(client: httpx.AsyncC
             if method != "post":
                 names = [p["name"] for p in operation.get("parameters", [])]
                 assert "Idempotency-Key" not in names, (path, method)
+
+
+async def test_a_kept_response_survives_a_restart_of_the_embedded_store(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "restart")
+    headers = {**auth(), "Idempotency-Key": '"start-once"'}
+    responses = []
+    for _ in range(2):  # the snapshot is written when the first app stops
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client,
+        ):
+            responses.append(await client.post("/v1/books", json=BOOK, headers=headers))
+    created, replayed = responses
+    assert created.status_code == replayed.status_code == 201
+    assert "idempotent-replayed" not in created.headers
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == created.json()
