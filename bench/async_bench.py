@@ -4,11 +4,12 @@ answers after 2 s per call, each user watching the book's event stream.
 Starts `bench/slow_ai_server.py` (one uvicorn process: the offline generators behind a fixed
 latency, the real service on a real Redis, or on the embedded store) and, from this one asyncio
 process (raw HTTP/1.1 on asyncio streams, lighter than httpx for 1000 sockets on 2 cores):
-  1. starts a 3-page book for each user (AI latency 0 meanwhile: set-up, not measured),
+  1. starts a 3-page book for each user (AI latency 0 meanwhile) and has every user read it
+     at once (the server's Redis pool grows as it would serving for a while): not measured,
   2. reads the server's RSS, opens one event stream per user, reads the RSS again,
   3. opens one connection per user and sends every `POST /v1/books/current/pages` with
-     `Prefer: respond-async` at once, recording when each request went out, when its 202 came
-     back and when its `page_done` event arrived,
+     `Prefer: respond-async` at once (or evenly over --ramp seconds), recording when each
+     request went out, when its 202 came back and when its `page_done` event arrived,
   4. checks that every user got `page_text`, `questions`, `image_ready` and `page_done` once
      each, in that order, with increasing ids, for page 1 of their book.
 A page's critical path is max(text + questions, picture) = 2 x latency: the overhead is the
@@ -16,8 +17,10 @@ time to `page_done` less that. The server's event-loop lag (a task sleeping 50 m
 late it wakes) is read from its bench-only route /bench/stats.
 
 Usage: .venv/bin/python bench/async_bench.py [--users 500] [--latency 2.0]
-    [--redis-url redis://127.0.0.1:6379/3 | --embedded] [--pictures drawn|cached] [--json PATH]
-The Redis database is FLUSHED first: give the bench a database of its own (not 0).
+    [--redis-url redis://127.0.0.1:6379/3 | --embedded] [--pictures drawn|cached] [--ramp S]
+    [--gc-freeze] [--py-spy FILE [--py-spy-phase run|burst|pages]] [--json PATH]
+The Redis database is FLUSHED first: give the bench a database of its own (not 0). The Redis
+command counts are the server's (INFO commandstats): keep other clients off that Redis.
 """
 
 from __future__ import annotations
@@ -470,9 +473,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 t = time.perf_counter()
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
-                if not args.cold:
-                    async with asyncio.timeout(120):
-                        await warm_up(port, users)
+                async with asyncio.timeout(120):
+                    await warm_up(port, users)
                 await asyncio.sleep(1.0)
                 before_streams = await stats(api)
 
@@ -674,7 +676,6 @@ def analyse(
         "server_gc_objects": {"at_burst": at_burst["gc_objects"], "frozen": at_burst["gc_frozen"]},
         "gc_freeze": args.gc_freeze,
         "ramp_s": args.ramp,
-        "warm": not args.cold,
         "events": {
             "all_delivered_in_order": ok,
             "lost": problems["lost"],
@@ -697,7 +698,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{report['users']} users, AI latency {report['latency_s']} s per call "
         f"(critical path {report['critical_path_s']} s), pictures {report['pictures']}, "
-        f"store: {report['setup']['store']}{', warm' if report['warm'] else ', cold'} pool"
+        f"store: {report['setup']['store']}"
         f"{', gc.freeze()' if report['gc_freeze'] else ''}, "
         + (f"pages sent over {report['ramp_s']} s" if report["ramp_s"] else "pages sent at once")
     )
@@ -771,11 +772,6 @@ def main() -> None:
         default=0.0,
         help="send the pages evenly over this many seconds instead of all at once (with a ramp "
         "up to the critical path, all the pages are still in progress together at its end)",
-    )
-    parser.add_argument(
-        "--cold",
-        action="store_true",
-        help="no warm-up: the server's Redis pool makes its connections during the burst",
     )
     parser.add_argument(
         "--gc-freeze",
