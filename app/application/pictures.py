@@ -100,8 +100,9 @@ class Pictures:
     async def _store(
         self, book: Book, page_number: int, attempt_id: str, picture: Picture | None
     ) -> Book | None:
+        known: Book | None = book  # as this job stored it: right unless changed since
         for _ in range(_SETTLE_ATTEMPTS):
-            current = await self._books.get(book.user_id)
+            current, known = known or await self._books.get(book.user_id), None
             if current is None or current.id != book.id:
                 return None
             expected = current.version

@@ -118,13 +118,16 @@ class WritePage:
             raise NoBookInProgress("there is no book in progress")
         await self._limits.check(user_id, PAGE_COST)
         await self._moderator.check([child_input.value], current.spec.language)
-        return await self._claim(user_id, child_input)
+        return await self._claim(user_id, child_input, current)
 
-    async def _claim(self, user_id: UserId, child_input: ChildInput) -> tuple[Book, Generation]:
-        """Move the book to `generating` with a compare-and-set, so only one request wins."""
+    async def _claim(
+        self, user_id: UserId, child_input: ChildInput, read: Book | None = None
+    ) -> tuple[Book, Generation]:
+        """Move the book to `generating` with a compare-and-set, so only one request wins.
+        The first try uses the book just `read`; a conflict reads it again."""
         attempt_id = str(self._ids.new_id())
         for _ in range(_CLAIM_ATTEMPTS):
-            book = await self._books.get(user_id)
+            book, read = read or await self._books.get(user_id), None
             if book is None:
                 raise NoBookInProgress("there is no book in progress")
             expected = book.version
