@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakeredis import FakeAsyncRedis, FakeServer
+from redis.asyncio import Redis
 from sqlalchemy import URL, Engine, make_url, text
 
 from app.infrastructure.database import build_engine, upgrade_to_head
@@ -88,3 +90,18 @@ def migrated_engine(
 @pytest.fixture
 def finished_books(migrated_engine: Engine) -> SqlFinishedBookRepository:
     return SqlFinishedBookRepository(migrated_engine)
+
+
+# --------------------------------------------------------------------------------------------
+# Redis: the embedded fakeredis always, a real Redis when LW_TEST_REDIS_URL is set.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.services)])
+async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    if request.param == "fakeredis":
+        client: Redis = FakeAsyncRedis(server=FakeServer())
+    else:
+        client = Redis.from_url(service_url("LW_TEST_REDIS_URL"), socket_timeout=2)
+    yield client
+    await client.aclose()

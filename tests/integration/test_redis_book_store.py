@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakeredis import FakeAsyncRedis, FakeServer
 from redis.asyncio import Redis
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
@@ -26,7 +24,6 @@ from app.domain.values import (
 )
 from app.infrastructure.store import codec
 from app.infrastructure.store.redis_books import RedisBookStore, book_key
-from tests.integration.services import service_url
 
 
 def new_book_like(book: Book) -> Book:
@@ -37,16 +34,6 @@ def new_book_like(book: Book) -> Book:
 
 
 LIFETIME = BookLifetime(ttl=timedelta(hours=1), max_age=timedelta(hours=3))
-
-
-@pytest.fixture(params=["fakeredis", "redis"])
-async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    if request.param == "fakeredis":
-        client: Redis = FakeAsyncRedis(server=FakeServer())
-    else:
-        client = Redis.from_url(service_url("LW_TEST_REDIS_URL"), socket_timeout=2)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakeredis import FakeAsyncRedis, FakeServer
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -18,21 +17,10 @@ from app.domain.book import Book
 from app.domain.values import ChildInput, Questions
 from app.infrastructure.store.redis_books import RedisBookStore, events_key
 from app.infrastructure.store.redis_events import RedisEventFeed
-from tests.integration.services import service_url
 from tests.integration.test_redis_book_store import new_book
 from tests.processes import free_port
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=["fakeredis", "redis"])
-async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    if request.param == "fakeredis":
-        client: Redis = FakeAsyncRedis(server=FakeServer())
-    else:
-        client = Redis.from_url(service_url("LW_TEST_REDIS_URL"), socket_timeout=2)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from fakeredis import FakeAsyncRedis, FakeServer
 from redis.asyncio import Redis
 
 from app.application.errors import StoreUnavailable
@@ -20,7 +18,6 @@ from app.application.ports import (
     StoredResponse,
 )
 from app.infrastructure.store.redis_idempotency import RedisIdempotencyStore, idempotency_key
-from tests.integration.services import service_url
 
 LOCK = timedelta(seconds=30)
 KEEP = timedelta(hours=24)
@@ -29,16 +26,6 @@ RESPONSE = StoredResponse(
     headers=(("Content-Type", "application/json"), ("Location", "/v1/books/current")),
     body='{"id":"b","title":"모모 🐰"}'.encode() + b"\x00\xff",
 )
-
-
-@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.services)])
-async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    if request.param == "fakeredis":
-        client: Redis = FakeAsyncRedis(server=FakeServer())
-    else:
-        client = Redis.from_url(service_url("LW_TEST_REDIS_URL"), socket_timeout=2)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -40,8 +40,9 @@ class _Signal(EventSignal):
         self._event.clear()
 
     async def wait(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._event.wait(), seconds)
+        try:  # not wait_for: on Python 3.11 it makes a task for every wait
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         except TimeoutError:
             return False
         return True

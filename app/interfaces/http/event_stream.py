@@ -34,10 +34,7 @@ class StreamSlots:
         self._per_user = per_user
         self._total = total
         self._open: Counter[str] = Counter()
-
-    @property
-    def open_streams(self) -> int:
-        return sum(self._open.values())
+        self.open_streams = 0
 
     def check(self, user_id: UserId) -> None:
         if self._open[user_id.value] >= self._per_user:
@@ -54,9 +51,11 @@ class StreamSlots:
         except (RateLimited, ServiceBusy):
             return False
         self._open[user_id.value] += 1
+        self.open_streams += 1
         return True
 
     def release(self, user_id: UserId) -> None:
+        self.open_streams -= 1
         self._open[user_id.value] -= 1
         if self._open[user_id.value] <= 0:
             del self._open[user_id.value]

@@ -8,7 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.application.errors import BookNotFound
+from app.domain.book import Book
 from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Language, Title
+from app.interfaces.composition import Services
 from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
 from app.interfaces.http.idempotency import (
     IdempotencyKeyHeader,
@@ -28,7 +30,7 @@ from app.interfaces.http.schemas import (
     StartBookIn,
     WritePageIn,
 )
-from app.interfaces.http.views import book_view, finished_view, summary_view
+from app.interfaces.http.views import LinkMaker, book_view, finished_view, summary_view
 
 _problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
 router = APIRouter(
@@ -128,13 +130,21 @@ async def write_page(
     prefer: PreferHeader = None,
 ) -> Response:
     async def run() -> Response:
+        idea = ChildInput(body.input)
         if wants_async(prefer):
-            book = await services.write_page.start(user, ChildInput(body.input))
-            return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
-        book = await services.write_page.execute(user, ChildInput(body.input))
-        return json_response(book_view(book, services.clock.now(), link))
+            return _accepted(await services.write_page.start(user, idea), services, link)
+        return _done(await services.write_page.execute(user, idea), services, link)
 
     return await idempotent(request, user.value, idempotency_key, services, run)
+
+
+def _done(book: Book, services: Services, link: LinkMaker) -> Response:
+    return json_response(book_view(book, services.clock.now(), link))
+
+
+def _accepted(book: Book, services: Services, link: LinkMaker) -> Response:
+    """202 for `Prefer: respond-async`: the work goes on after the response."""
+    return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
 
 
 @router.post(
@@ -170,10 +180,8 @@ async def redraw_picture(
 ) -> Response:
     async def run() -> Response:
         if wants_async(prefer):
-            book = await services.redraw_picture.start(user, number)
-            return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
-        book = await services.redraw_picture.execute(user, number)
-        return json_response(book_view(book, services.clock.now(), link))
+            return _accepted(await services.redraw_picture.start(user, number), services, link)
+        return _done(await services.redraw_picture.execute(user, number), services, link)
 
     return await idempotent(request, user.value, idempotency_key, services, run)
 
