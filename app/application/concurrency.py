@@ -52,3 +52,9 @@ async def stop(task: asyncio.Future[Any]) -> None:
         await asyncio.wait({task}, timeout=0.05)
     with contextlib.suppress(asyncio.CancelledError):
         task.result()
+
+
+async def discard(task: asyncio.Future[Any]) -> None:
+    """Stop `task` if it still runs and drop what it ended with (its error is not wanted)."""
+    with contextlib.suppress(Exception):
+        await stop(task)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
 from app.domain.errors import (
+    BeingFinished,
     BookComplete,
     BookNotDone,
     EmptyBook,
@@ -21,7 +22,7 @@ from app.domain.errors import (
     StaleGeneration,
 )
 from app.domain.events import BookEvent, EventName, FailedStage
-from app.domain.finished import FinishedBook, FinishedBy, FinishedPage
+from app.domain.finished import FinishClaim, FinishedBook, FinishedBy, FinishedPage
 from app.domain.values import (
     MAX_SHEET,
     MAX_SUMMARY,
@@ -47,6 +48,8 @@ class BookState(StrEnum):
     GENERATING = "generating"
     DONE = "done"
 
+
+RECENT_CHANGES_KEPT = 16
 
 # The one table of allowed moves. Finishing turns a `done` book into a FinishedBook (not a state).
 TRANSITIONS: dict[BookState, frozenset[BookState]] = {
@@ -74,6 +77,10 @@ class Book:
     character_sheet: str = ""
     summary: str = ""
     usage: Usage = field(default_factory=Usage)
+    finish_claim: FinishClaim | None = None
+    # The ids of the latest changes stored, newest last: whoever made a change whose outcome it
+    # could not see (a lost reply) reads the book and finds whether it was stored.
+    recent_changes: tuple[str, ...] = ()
     # Recorded by the changes below; the repository stores them with the change that made them.
     _events: list[BookEvent] = field(default_factory=list, init=False, repr=False)
 
@@ -86,6 +93,15 @@ class Book:
 
     def events_stored(self) -> None:
         self._events.clear()
+
+    def mark_change(self, change_id: str) -> None:
+        """Name the change being made, so that it can be found stored (see `has_change`)."""
+        if not change_id:
+            raise InvalidValue("change_id", "must not be empty")
+        self.recent_changes = (*self.recent_changes, change_id)[-RECENT_CHANGES_KEPT:]
+
+    def has_change(self, change_id: str) -> bool:
+        return change_id in self.recent_changes
 
     # -- creation --------------------------------------------------------------------------
 
@@ -140,8 +156,14 @@ class Book:
         return self.state
 
     def begin_generation(
-        self, attempt_id: str, child_input: ChildInput, now: datetime, lease: timedelta
+        self,
+        attempt_id: str,
+        child_input: ChildInput,
+        now: datetime,
+        lease: timedelta,
+        request_id: str | None = None,
     ) -> Generation:
+        self._not_being_finished()
         state = self.state_at(now)
         if state is BookState.GENERATING:
             raise GenerationInProgress("a page is being written; wait for it to finish")
@@ -160,6 +182,7 @@ class Book:
             input=child_input.value,
             started_at=now,
             lease_deadline=now + lease,
+            request_id=request_id,
         )
         self._changed(now)
         if replaced is not None:
@@ -190,7 +213,14 @@ class Book:
             if image_lease is None or image_lease <= timedelta(0):
                 raise InvalidValue("image_lease", "a page stored before its picture needs a lease")
             drawing = ImageAttempt(attempt_id, now + image_lease)
-        page = Page(generation.page_number, generation.input, text, image_key, drawing)
+        page = Page(
+            generation.page_number,
+            generation.input,
+            text,
+            image_key,
+            drawing,
+            request_id=generation.request_id,
+        )
         last = page.number == self.spec.page_count
         if last and questions.items:
             raise InvalidValue("questions", "a finished story asks no more questions")
@@ -217,7 +247,7 @@ class Book:
         """The picture of a page stored text-first is drawn."""
         page = self._drawing_page(page_number, attempt_id, now)
         was_finishable = self._finishable(now)
-        drawn = Page(page.number, page.input, page.text, image_key)
+        drawn = replace(page, image_key=image_key, image_attempt=None)
         self.pages[page_number - 1] = drawn
         self.usage = self.usage + usage
         self._changed(now)
@@ -232,17 +262,23 @@ class Book:
         self._picture_failed(page, "the picture could not be drawn", now, usage)
 
     def begin_illustration(
-        self, page_number: int, attempt_id: str, now: datetime, lease: timedelta
+        self,
+        page_number: int,
+        attempt_id: str,
+        now: datetime,
+        lease: timedelta,
+        request_id: str | None = None,
     ) -> ImageAttempt:
         """Draw a failed picture again, without rewriting the page."""
+        self._not_being_finished()
         page = self._page(page_number)
         status = page.image_status_at(now)
         if status is ImageStatus.READY:
             raise IllustrationNotNeeded(f"page {page_number} already has its picture")
         if status is ImageStatus.PENDING:
             raise IllustrationNotNeeded(f"page {page_number}'s picture is being drawn")
-        attempt = ImageAttempt(attempt_id, now + lease)
-        self.pages[page_number - 1] = Page(page.number, page.input, page.text, None, attempt)
+        attempt = ImageAttempt(attempt_id, now + lease, request_id)
+        self.pages[page_number - 1] = replace(page, image_key=None, image_attempt=attempt)
         self._changed(now)
         if page.image_attempt is not None:  # a dead attempt's picture, taken over
             self._record(
@@ -276,6 +312,8 @@ class Book:
         deadlines = [p.image_attempt.lease_deadline for p in self.pages if p.image_attempt]
         if self.generation is not None:
             deadlines.append(self.generation.lease_deadline)
+        if self.finish_claim is not None:
+            deadlines.append(self.finish_claim.lease_deadline)
         return min(deadlines, default=None)
 
     def fail_generation(
@@ -304,19 +342,26 @@ class Book:
 
     # -- finishing -------------------------------------------------------------------------
 
-    def finish(
+    def begin_finish(
         self,
+        claim_id: str,
+        request_id: str,
         title: Title,
         now: datetime,
-        cover_key: str,
-        page_key: Callable[[int], str],
+        lease: timedelta,
         finished_by: FinishedBy = FinishedBy.USER,
         force: bool = False,
-    ) -> FinishedBook:
-        """Keep the book for good, its images under the permanent keys the caller names.
+    ) -> FinishClaim:
+        """Claim the book for a finish, before anything is copied or kept. A retry of the request
+        that holds the claim resumes it (nothing changes); any other finish is refused.
 
         `force` (admin only) also finishes a book in progress with the pages it has.
         """
+        claim = self.finish_claim
+        if claim is not None:
+            if claim.request_id == request_id:
+                return claim
+            raise BeingFinished("the book is being finished by another request")
         state = self.state_at(now)
         if force and state is BookState.IN_PROGRESS:
             if not self.pages:
@@ -329,20 +374,53 @@ class Book:
             raise IllustrationsNotReady(
                 f"the pictures of pages {numbers} are not drawn yet (retry the failed ones)"
             )
+        lapsed = self.generation if self.state is BookState.GENERATING else None
+        if lapsed is not None:  # its lease passed (else the state check refused): replaced
+            self._move_to(BookState.IN_PROGRESS)
+            self.generation = None
+            self._record_given_up(lapsed)
+        self.finish_claim = FinishClaim.taken(
+            claim_id, request_id, title, finished_by, force, now, lease
+        )
+        self._changed(now)
+        return self.finish_claim
+
+    def finished_book(self, cover_key: str, page_key: Callable[[int], str]) -> FinishedBook:
+        """The book as it is kept, its images under the permanent keys the caller names: the same
+        every time it is asked for under one claim, so a retried finish keeps the same book."""
+        claim = self.finish_claim
+        if claim is None:
+            raise InvalidBookState("the book has no finish under way")
         assert self.cover_key is not None  # an open book always has its cover
         return FinishedBook(
             id=self.id,
             user_id=self.user_id,
-            title=title,
+            title=claim.title,
             spec=self.spec.with_page_count(len(self.pages)),
             pages=tuple(
                 FinishedPage(p.number, p.input, p.text, page_key(p.number)) for p in self.pages
             ),
             cover_key=cover_key,
             created_at=self.created_at,
-            finished_at=now,
-            finished_by=finished_by,
+            finished_at=claim.started_at,
+            finished_by=claim.finished_by,
             usage=self.usage,
+        )
+
+    def ensure_discardable(self) -> None:
+        """A book may be discarded in any state but while it is being finished."""
+        self._not_being_finished()
+
+    def page_written_by(self, request_id: str) -> Page | None:
+        """The page that the client request `request_id` wrote, if it was stored."""
+        return next((p for p in self.pages if p.request_id == request_id), None)
+
+    def generating_for(self, request_id: str, now: datetime) -> bool:
+        """True while the client request `request_id` holds the book's generation."""
+        return (
+            self.state_at(now) is BookState.GENERATING
+            and self.generation is not None
+            and self.generation.request_id == request_id
         )
 
     def image_keys(self) -> list[str]:
@@ -382,7 +460,7 @@ class Book:
     def _picture_failed(
         self, page: Page, detail: str, now: datetime, usage: Usage | None = None
     ) -> None:
-        self.pages[page.number - 1] = Page(page.number, page.input, page.text, None)
+        self.pages[page.number - 1] = replace(page, image_key=None, image_attempt=None)
         self.usage = self.usage + (usage or Usage())
         self._changed(now)
         self._record(
@@ -391,6 +469,10 @@ class Book:
             stage=FailedStage.ILLUSTRATION.value,
             detail=detail,
         )
+
+    def _not_being_finished(self) -> None:
+        if self.finish_claim is not None:
+            raise BeingFinished("the book is being finished; it can no longer change")
 
     def _page(self, page_number: int) -> Page:
         if not 1 <= page_number <= len(self.pages):
@@ -451,3 +533,10 @@ class Book:
             raise InvalidValue("generation", "a generation writes the next page")
         if self.version < 0:
             raise InvalidValue("version", "must not be negative")
+        if self.finish_claim is not None and (
+            self.generation is not None
+            or self.state not in (BookState.IN_PROGRESS, BookState.DONE)
+            or not self.pages
+            or any(p.image_key is None for p in self.pages)
+        ):
+            raise InvalidValue("finish_claim", "only a book with every picture drawn is finished")

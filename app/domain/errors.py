@@ -38,6 +38,10 @@ class EmptyBook(InvalidBookState):
     """A forced finish needs at least one page."""
 
 
+class BeingFinished(InvalidBookState):
+    """Another finish holds the book: it is being finished, and will be gone once it is."""
+
+
 class IllustrationsNotReady(InvalidBookState):
     """Finishing needs every page's illustration drawn."""
 

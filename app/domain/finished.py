@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -14,6 +14,43 @@ from app.domain.values import BookSpec, Title, Usage, UserId
 class FinishedBy(StrEnum):
     USER = "user"
     ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class FinishClaim:
+    """A finish under way. Taken on the book first, it fences the book: no page, picture, discard
+    or other finish changes it until the finish completes (its own retry, or recovery once the
+    lease passed, completes it with this title: a claimed finish is never given up)."""
+
+    claim_id: str
+    request_id: str  # what identifies the request: a retry of it resumes this finish
+    title: Title
+    finished_by: FinishedBy
+    force: bool
+    started_at: datetime
+    lease_deadline: datetime
+
+    def __post_init__(self) -> None:
+        if not self.claim_id or not self.request_id:
+            raise InvalidValue("finish_claim", "a finish claim names its claim and its request")
+        if self.started_at.tzinfo is None or self.lease_deadline <= self.started_at:
+            raise InvalidValue("finish_claim", "a finish claim's lease ends after it starts")
+
+    @classmethod
+    def taken(
+        cls,
+        claim_id: str,
+        request_id: str,
+        title: Title,
+        finished_by: FinishedBy,
+        force: bool,
+        now: datetime,
+        lease: timedelta,
+    ) -> FinishClaim:
+        return cls(claim_id, request_id, title, finished_by, force, now, now + lease)
+
+    def lease_passed(self, now: datetime) -> bool:
+        return now >= self.lease_deadline
 
 
 @dataclass(frozen=True, slots=True)

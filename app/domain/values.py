@@ -156,6 +156,7 @@ class ImageAttempt:
 
     attempt_id: str
     lease_deadline: datetime
+    request_id: str | None = None  # the client request that asked for the picture, if it said
 
     def __post_init__(self) -> None:
         if not self.attempt_id:
@@ -176,6 +177,9 @@ class Page:
     text: str
     image_key: str | None
     image_attempt: ImageAttempt | None = None
+    # The client request that wrote the page (its idempotency key), so that a retry of it finds
+    # the page written instead of writing it twice.
+    request_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1:
@@ -208,6 +212,7 @@ class Generation:
     input: str
     started_at: datetime
     lease_deadline: datetime
+    request_id: str | None = None  # the client request that asked for the page, if it said
 
     def __post_init__(self) -> None:
         if not self.attempt_id:

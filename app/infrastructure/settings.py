@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     book_max_age_seconds: int = Field(default=86_400, ge=60)
     image_url_ttl_seconds: int = Field(default=3_600, ge=60, le=7 * 86_400)
     generation_lease_seconds: int = Field(default=120, ge=5)
+    finish_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How long a finish holds the book; past it the recovery loop completes it.",
+    )
     sweep_interval_seconds: int = Field(default=3_600, ge=1)
 
     jwt_secret: SecretStr | None = None
@@ -83,6 +88,13 @@ class Settings(BaseSettings):
 
     idempotency_ttl_seconds: int = Field(
         default=86_400, ge=60, description="How long an Idempotency-Key's response is kept."
+    )
+    idempotency_lock_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=60,
+        description="A key in use is locked this long and renewed while its request runs, so a "
+        "request that died frees its key within this time.",
     )
     rate_limit_generation: str = Field(
         default="20/minute",

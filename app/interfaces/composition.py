@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 from app.application.background import BackgroundJobs
 from app.application.concurrency import stop
 from app.application.errors import ImageStorageUnavailable
-from app.application.pictures import Pictures
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -34,14 +33,8 @@ from app.application.ports import (
     ImageStorage,
     QuestionGenerator,
 )
-from app.application.use_cases.delete_book import DeleteFinishedBook
-from app.application.use_cases.discard_book import DiscardBook
-from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint, FinishBook
-from app.application.use_cases.queries import BookQueries
-from app.application.use_cases.recover import RecoverStuckGenerations
-from app.application.use_cases.redraw_picture import RedrawPicture
-from app.application.use_cases.start_book import StartBook
-from app.application.use_cases.write_page import WritePage
+from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint
+from app.application.wiring import Timings, UseCases, build_use_cases
 from app.domain.values import BookLifetime
 from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
@@ -86,8 +79,8 @@ _EVICTING_POLICIES = ("volatile-", "allkeys-")
 class Overrides:
     """Adapters a test (or a bench) supplies instead of the configured ones."""
 
-    writer: ContextGenerator | None = None
-    asker: QuestionGenerator | None = None
+    context_generator: ContextGenerator | None = None
+    question_generator: QuestionGenerator | None = None
     illustrator: Illustrator | None = None
     moderator: ContentModerator | None = None
     clock: Clock | None = None
@@ -103,14 +96,8 @@ class Services:
     finished: FinishedBookRepository
     images: ImageStorage
     local_images: LocalImageStorage | None
-    start_book: StartBook
-    write_page: WritePage
-    finish_book: FinishBook
-    discard_book: DiscardBook
-    delete_book: DeleteFinishedBook
-    queries: BookQueries
+    use_cases: UseCases
     idempotency: IdempotencyStore
-    redraw_picture: RedrawPicture
     events: RedisEventFeed
     jobs: BackgroundJobs
 
@@ -200,8 +187,8 @@ async def _database(settings: Settings) -> Engine:
 
 @dataclass(frozen=True)
 class Generators:
-    writer: ContextGenerator
-    asker: QuestionGenerator
+    context_generator: ContextGenerator
+    question_generator: QuestionGenerator
     illustrator: Illustrator
     moderator: ContentModerator
 
@@ -336,76 +323,59 @@ async def build_services(
             )
             stack.push_async_callback(_cancel, sweeper)
 
-        store = RedisBookStore(redis, settings.events_retention)
+        store = RedisBookStore(
+            client=redis,
+            events_kept=settings.events_retention,
+            finished_kept=timedelta(seconds=settings.idempotency_ttl_seconds),
+        )
         events = RedisEventFeed(redis)
         events.start()
         stack.push_async_callback(events.close)
         limits, close_limits = await build_generation_limits(settings, redis)
         stack.push_async_callback(close_limits)
-        recovery = asyncio.create_task(
-            RecoverStuckGenerations(store, clock).run_forever(
-                timedelta(seconds=settings.recovery_interval_seconds)
-            ),
-            name="lease-recovery",
-        )
-        stack.push_async_callback(_cancel, recovery)
-        finished, images = storage.finished, storage.images
         generators = await _generators(settings, stack)
-        writer = overrides.writer or generators.writer
-        asker = overrides.asker or generators.asker
-        illustrator = overrides.illustrator or generators.illustrator
-        moderator = overrides.moderator or generators.moderator
-        deadline = timedelta(seconds=settings.page_deadline_seconds)
-        lease = timedelta(seconds=settings.generation_lease_seconds)
-        pictures = Pictures(store, images, illustrator, limits, clock, ids, deadline)
         # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
         # through the store, which must still be open.
         jobs = BackgroundJobs()
         stack.push_async_callback(jobs.close)
-        lifetime = BookLifetime(
-            ttl=timedelta(seconds=settings.book_ttl_seconds),
-            max_age=timedelta(seconds=settings.book_max_age_seconds),
+        use_cases = build_use_cases(
+            books=store,
+            finished=storage.finished,
+            images=storage.images,
+            context_generator=overrides.context_generator or generators.context_generator,
+            question_generator=overrides.question_generator or generators.question_generator,
+            illustrator=overrides.illustrator or generators.illustrator,
+            moderator=overrides.moderator or generators.moderator,
+            limits=limits,
+            jobs=jobs,
+            clock=clock,
+            ids=ids,
+            timings=Timings(
+                lifetime=BookLifetime(
+                    ttl=timedelta(seconds=settings.book_ttl_seconds),
+                    max_age=timedelta(seconds=settings.book_max_age_seconds),
+                ),
+                lease=timedelta(seconds=settings.generation_lease_seconds),
+                finish_lease=timedelta(seconds=settings.finish_lease_seconds),
+                deadline=timedelta(seconds=settings.page_deadline_seconds),
+            ),
+            checkpoint=checkpoint,
         )
+        recovery = asyncio.create_task(
+            use_cases.recover.run_forever(timedelta(seconds=settings.recovery_interval_seconds)),
+            name="lease-recovery",
+        )
+        stack.push_async_callback(_cancel, recovery)
         yield Services(
             settings=settings,
             clock=clock,
             tokens=tokens,
             store=store,
-            finished=finished,
-            images=images,
+            finished=storage.finished,
+            images=storage.images,
             local_images=storage.local_images,
-            start_book=StartBook(
-                store,
-                images,
-                writer,
-                illustrator,
-                asker,
-                moderator,
-                limits,
-                clock,
-                ids,
-                lifetime,
-                deadline,
-            ),
-            write_page=WritePage(
-                store,
-                writer,
-                asker,
-                pictures,
-                moderator,
-                limits,
-                jobs,
-                clock,
-                ids,
-                lease,
-                deadline,
-            ),
-            finish_book=FinishBook(store, finished, images, clock, checkpoint),
-            discard_book=DiscardBook(store),
-            delete_book=DeleteFinishedBook(finished, images),
-            queries=BookQueries(store, finished),
+            use_cases=use_cases,
             idempotency=RedisIdempotencyStore(redis),
-            redraw_picture=RedrawPicture(store, pictures, limits, jobs, clock, ids, lease),
             events=events,
             jobs=jobs,
         )

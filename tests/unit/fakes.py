@@ -29,7 +29,6 @@ from app.application.errors import (
     VersionConflict,
 )
 from app.application.image_keys import STAGING_PREFIX, is_valid_key
-from app.application.pictures import Pictures
 from app.application.ports import (
     BookInProgressRepository,
     CharacterSheet,
@@ -38,6 +37,7 @@ from app.application.ports import (
     ContextGenerator,
     FinishedBookPage,
     FinishedBookRepository,
+    FinishedRecord,
     GenerationCost,
     GenerationLimits,
     IdGenerator,
@@ -58,6 +58,7 @@ from app.application.use_cases.recover import RecoverStuckGenerations
 from app.application.use_cases.redraw_picture import RedrawPicture
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
+from app.application.wiring import Timings, UseCases, build_use_cases
 from app.domain.book import Book
 from app.domain.events import BookEvent
 from app.domain.finished import FinishedBook
@@ -79,6 +80,7 @@ ALICE = UserId("alice")
 BOB = UserId("bob")
 LIFETIME = BookLifetime(ttl=timedelta(days=1), max_age=timedelta(days=7))
 LEASE = timedelta(seconds=60)
+FINISH_LEASE = timedelta(seconds=30)
 
 
 # -- domain builders -------------------------------------------------------------------------
@@ -213,6 +215,7 @@ class InMemoryBookStore(BookInProgressRepository):
 
     def __init__(self) -> None:
         self._books: dict[UserId, Book] = {}
+        self._finished: dict[UserId, FinishedRecord] = {}
         self.faults = Faults(StoreUnavailable)
         self.writes = 0
         self.events: list[BookEvent] = []
@@ -241,6 +244,7 @@ class InMemoryBookStore(BookInProgressRepository):
         book.events_stored()
         self._books[book.user_id] = copy.deepcopy(book)
         self.writes += 1
+        self.faults.check("update_reply")  # stored, and the reply lost on the way back
 
     async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
         await asyncio.sleep(0)
@@ -255,19 +259,23 @@ class InMemoryBookStore(BookInProgressRepository):
     def event_names(self) -> list[str]:
         return [e.name.value for e in self.events]
 
-    async def delete(self, user_id: UserId) -> bool:
+    async def remove(
+        self, book: Book, expected_version: int, finished: FinishedRecord | None = None
+    ) -> None:
         await asyncio.sleep(0)
-        self.faults.check("delete")
-        return self._books.pop(user_id, None) is not None
-
-    async def delete_if_unchanged(self, book: Book) -> bool:
-        await asyncio.sleep(0)
-        self.faults.check("delete")
+        self.faults.check("remove")
         stored = self._books.get(book.user_id)
-        if stored is None or stored.id != book.id or stored.version != book.version:
-            return False
+        if stored is None or stored.id != book.id or stored.version != expected_version:
+            raise VersionConflict("the stored book changed or is gone")
         del self._books[book.user_id]
-        return True
+        if finished is not None:
+            self._finished[book.user_id] = finished
+        self.faults.check("remove_reply")  # removed, and the reply lost on the way back
+
+    async def last_finished(self, user_id: UserId) -> FinishedRecord | None:
+        await asyncio.sleep(0)
+        self.faults.check("get")
+        return self._finished.get(user_id)
 
     async def ping(self) -> None:
         self.faults.check("ping")
@@ -593,66 +601,56 @@ class World:
 
     lifetime: BookLifetime = LIFETIME
     lease: timedelta = LEASE
+    finish_lease: timedelta = FINISH_LEASE
 
     def __post_init__(self) -> None:
         self.writer = ScriptedPageWriter(self.events)
         self.asker = ScriptedQuestionAsker(self.events)
         self.illustrator = ScriptedIllustrator(self.events)
 
-    # -- the use cases, wired to the fakes -----------------------------------------------------
+    # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
+
+    def use_cases(self) -> UseCases:
+        return build_use_cases(
+            books=self.books,
+            finished=self.finished,
+            images=self.images,
+            context_generator=self.writer,
+            question_generator=self.asker,
+            illustrator=self.illustrator,
+            moderator=self.moderator,
+            limits=self.limits,
+            jobs=self.jobs,
+            clock=self.clock,
+            ids=self.ids,
+            timings=Timings(
+                lifetime=self.lifetime, lease=self.lease, finish_lease=self.finish_lease
+            ),
+        )
 
     def start_book(self) -> StartBook:
-        return StartBook(
-            self.books,
-            self.images,
-            self.writer,
-            self.illustrator,
-            self.asker,
-            self.moderator,
-            self.limits,
-            self.clock,
-            self.ids,
-            self.lifetime,
-        )
+        return self.use_cases().start_book
 
     def write_page(self) -> WritePage:
-        return WritePage(
-            self.books,
-            self.writer,
-            self.asker,
-            self.pictures(),
-            self.moderator,
-            self.limits,
-            self.jobs,
-            self.clock,
-            self.ids,
-            self.lease,
-        )
-
-    def pictures(self) -> Pictures:
-        return Pictures(
-            self.books, self.images, self.illustrator, self.limits, self.clock, self.ids, None
-        )
+        return self.use_cases().write_page
 
     def redraw_picture(self) -> RedrawPicture:
-        return RedrawPicture(
-            self.books, self.pictures(), self.limits, self.jobs, self.clock, self.ids, self.lease
-        )
+        return self.use_cases().redraw_picture
 
     def recover(self) -> RecoverStuckGenerations:
-        return RecoverStuckGenerations(self.books, self.clock)
+        return self.use_cases().recover
 
     def finish_book(self) -> FinishBook:
-        return FinishBook(self.books, self.finished, self.images, self.clock)
+        return self.use_cases().finish_book
 
     def discard_book(self) -> DiscardBook:
-        return DiscardBook(self.books)
+        return self.use_cases().discard_book
 
     def delete_finished(self) -> DeleteFinishedBook:
-        return DeleteFinishedBook(self.finished, self.images)
+        return self.use_cases().delete_book
 
     def queries(self) -> BookQueries:
-        return BookQueries(self.books, self.finished)
+        return self.use_cases().queries
 
     # -- common journeys -------------------------------------------------------------------
 

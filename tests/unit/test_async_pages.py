@@ -67,7 +67,7 @@ def forget(world: World) -> None:
 
 
 async def start_page(world: World, text: str = "Momo finds a map", user: UserId = ALICE) -> Book:
-    return await world.write_page().start(user, ChildInput(text))
+    return await world.write_page().execute(user, ChildInput(text), wait=False)
 
 
 async def with_failed_picture(world: World, page_count: int = 3) -> Book:
@@ -102,7 +102,7 @@ async def test_start_returns_the_claimed_book_generating_at_once(world: World) -
     assert claimed.pages == []
     assert claimed.pending_events == ()
     assert claimed.version == stored(world).version
-    assert world.jobs.running == 1
+    assert world.jobs.count == 1
 
     await reached(world.writer.script.started)
     gate.set()
@@ -151,7 +151,7 @@ async def test_start_stores_the_text_first_and_then_the_picture(world: World) ->
     assert world.limits.checked == [PAGE_COST]
     assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST]
     assert world.limits.recorded[1] == GenerationCost(images=1, generations=0)
-    assert world.jobs.running == 0
+    assert world.jobs.count == 0
 
 
 async def test_start_announces_the_text_and_questions_with_what_the_child_sees(
@@ -333,7 +333,7 @@ async def test_cancelling_the_job_while_the_text_is_written_gives_the_book_back(
     }
     assert world.illustrator.script.cancelled == 1
     assert world.limits.recorded == []
-    assert world.jobs.running == 0
+    assert world.jobs.count == 0
 
 
 async def test_cancelling_the_job_while_the_picture_is_drawn_keeps_the_text(world: World) -> None:
@@ -447,7 +447,7 @@ async def test_start_checks_the_limits_before_claiming(world: World) -> None:
 
     assert caught.value.retry_after_seconds == 30
     assert snapshot(stored(world)) == before
-    assert world.jobs.running == 0
+    assert world.jobs.count == 0
     assert world.writer.script.calls == 0
     assert world.illustrator.script.calls == drawn
     assert world.limits.checked == [PAGE_COST]
@@ -461,13 +461,13 @@ async def test_start_refuses_an_idea_the_moderator_rejects(world: World) -> None
     with pytest.raises(ContentRejected):
         await start_page(world, "a scary monster")
     assert snapshot(stored(world)) == before
-    assert world.jobs.running == 0
+    assert world.jobs.count == 0
 
 
 async def test_start_with_no_book_is_no_book_in_progress(world: World) -> None:
     with pytest.raises(NoBookInProgress):
         await start_page(world)
-    assert world.jobs.running == 0
+    assert world.jobs.count == 0
 
 
 async def test_start_is_refused_while_a_page_is_being_written(world: World) -> None:
@@ -628,7 +628,7 @@ async def test_redraw_refuses_a_picture_that_is_being_drawn(world: World) -> Non
     with pytest.raises(IllustrationNotNeeded):
         await world.redraw_picture().execute(ALICE, 1)
     with pytest.raises(IllustrationNotNeeded):
-        await world.redraw_picture().start(ALICE, 1)
+        await world.redraw_picture().execute(ALICE, 1, wait=False)
 
     assert snapshot(stored(world)) == before
     gate.set()
@@ -663,13 +663,13 @@ async def test_redraw_start_returns_the_picture_pending_then_draws_it(world: Wor
     before = await with_failed_picture(world)
     gate = world.illustrator.script.hold()
 
-    claimed = await world.redraw_picture().start(ALICE, 1)
+    claimed = await world.redraw_picture().execute(ALICE, 1, wait=False)
 
     assert claimed.pages[0].image_status is ImageStatus.PENDING
     assert claimed.pages[0].text == before.pages[0].text
     assert claimed.version == before.version + 1
     assert stored(world).pages[0].image_status is ImageStatus.PENDING
-    assert world.jobs.running == 1
+    assert world.jobs.count == 1
 
     gate.set()
     await world.jobs.wait()
@@ -683,7 +683,7 @@ async def test_redraw_start_returns_the_picture_pending_then_draws_it(world: Wor
 async def test_redraw_start_whose_picture_fails_again_announces_it(world: World) -> None:
     await with_failed_picture(world)
     world.illustrator.script.fail_next()
-    await world.redraw_picture().start(ALICE, 1)
+    await world.redraw_picture().execute(ALICE, 1, wait=False)
     await world.jobs.wait()
     assert stored(world).pages[0].image_status is ImageStatus.FAILED
     assert world.books.event_names() == ["generation_failed"]
@@ -693,7 +693,7 @@ async def test_redraw_start_whose_picture_fails_again_announces_it(world: World)
 async def test_cancelling_a_redraw_job_leaves_the_picture_failed(world: World) -> None:
     await with_failed_picture(world)
     world.illustrator.script.hold()
-    await world.redraw_picture().start(ALICE, 1)
+    await world.redraw_picture().execute(ALICE, 1, wait=False)
     await reached(world.illustrator.script.started)
 
     await world.jobs.close()

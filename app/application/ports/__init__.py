@@ -32,6 +32,7 @@ from app.application.ports.stores import (
     BookInProgressRepository,
     FinishedBookPage,
     FinishedBookRepository,
+    FinishedRecord,
 )
 from app.application.ports.system import Clock, IdGenerator
 
@@ -48,6 +49,7 @@ __all__ = [
     "EventSignal",
     "FinishedBookPage",
     "FinishedBookRepository",
+    "FinishedRecord",
     "GenerationCost",
     "GenerationLimits",
     "IdGenerator",

@@ -51,7 +51,8 @@ class IdempotencyStore(ABC):
     @abstractmethod
     async def claim(self, scope: str, key: str, fingerprint: str, lock: timedelta) -> Claim:
         """Take a free key for `lock` (atomically: of concurrent claims exactly one wins), or say
-        who has it. A lock that passes frees the key, so a process that died gives it back."""
+        who has it. The lock is short and renewed (`renew`) while the request runs: one that
+        is not renewed passes and frees the key, so a process that died gives it back."""
 
     @abstractmethod
     async def complete(
@@ -65,6 +66,10 @@ class IdempotencyStore(ABC):
     ) -> None:
         """Keep `response` for `keep`, only if the key is still locked with `token`; a claim that
         passed (and maybe went to another request) is left alone."""
+
+    @abstractmethod
+    async def renew(self, scope: str, key: str, token: str, lock: timedelta) -> bool:
+        """Hold the key for `lock` more, only if it is still locked with `token` (else False)."""
 
     @abstractmethod
     async def release(self, scope: str, key: str, token: str) -> None:

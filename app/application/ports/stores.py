@@ -13,6 +13,15 @@ from app.domain.finished import FinishedBook, FinishedBookSummary
 from app.domain.values import UserId
 
 
+@dataclass(frozen=True, slots=True)
+class FinishedRecord:
+    """Which book a finish kept, and which request finished it: a retry of that request that
+    comes after the book in progress is gone is answered with the kept book."""
+
+    book_id: UUID
+    request_id: str
+
+
 class BookInProgressRepository(ABC):
     """One book in progress per user. Raises `StoreUnavailable` when the store cannot be reached."""
 
@@ -31,12 +40,16 @@ class BookInProgressRepository(ABC):
         again can reach the version a late writer of the old one expects."""
 
     @abstractmethod
-    async def delete(self, user_id: UserId) -> bool:
-        """Remove the user's book, whatever it is; True if there was one."""
+    async def remove(
+        self, book: Book, expected_version: int, finished: FinishedRecord | None = None
+    ) -> None:
+        """Remove the user's book only if the stored one is this book at `expected_version`
+        (else `VersionConflict`, and nothing is removed). A book removed because it was kept
+        leaves `finished` behind, in the same atomic write, for `last_finished`."""
 
     @abstractmethod
-    async def delete_if_unchanged(self, book: Book) -> bool:
-        """Remove the user's book only if it is still this book (same id) at this version."""
+    async def last_finished(self, user_id: UserId) -> FinishedRecord | None:
+        """The user's book removed last because it was finished, while that is remembered."""
 
     @abstractmethod
     async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:

@@ -13,7 +13,7 @@ class DeleteFinishedBook:
     If the images cannot be deleted after the row is gone, `littlewriter reconcile` finds them.
     """
 
-    def __init__(self, finished: FinishedBookRepository, images: ImageStorage) -> None:
+    def __init__(self, *, finished: FinishedBookRepository, images: ImageStorage) -> None:
         self._finished = finished
         self._images = images
 

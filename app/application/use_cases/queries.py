@@ -13,7 +13,9 @@ from app.domain.values import UserId
 
 
 class BookQueries:
-    def __init__(self, books: BookInProgressRepository, finished: FinishedBookRepository) -> None:
+    def __init__(
+        self, *, books: BookInProgressRepository, finished: FinishedBookRepository
+    ) -> None:
         self._books = books
         self._finished = finished
 

@@ -1,14 +1,19 @@
-"""Give back what dead processes still hold: a generation or a picture attempt whose lease has
-passed is failed on the book (and announced), so the child can go on."""
+"""Give back what dead processes still hold, and complete what they left half done: a
+generation or a picture attempt whose lease has passed is failed on the book (and announced), so
+the child can go on; a finish whose lease has passed is completed."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from app.application.errors import DependencyUnavailable, VersionConflict
+from app.application.book_changes import BookChanges
+from app.application.errors import DependencyUnavailable, NoBookInProgress
 from app.application.ports import BookInProgressRepository, Clock
+from app.application.use_cases.finish_book import FinishBook
+from app.domain.book import Book
+from app.domain.errors import DomainError
 from app.domain.values import UserId
 
 log = logging.getLogger(__name__)
@@ -16,16 +21,27 @@ _BATCH = 100
 
 
 class RecoverStuckGenerations:
-    def __init__(self, books: BookInProgressRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        changes: BookChanges,
+        books: BookInProgressRepository,
+        finish: FinishBook,
+        clock: Clock,
+    ) -> None:
+        self._changes = changes
         self._books = books
+        self._finish = finish
         self._clock = clock
 
     async def run_once(self) -> int:
         """Recover every book whose lease has passed; how many were changed."""
-        now = self._clock.now()
         recovered = 0
-        for user_id in await self._books.with_passed_leases(now, _BATCH):
-            recovered += await self._recover(user_id)
+        for user_id in await self._books.with_passed_leases(self._clock.now(), _BATCH):
+            try:
+                recovered += await self._recover(user_id)
+            except (DomainError, NoBookInProgress) as error:
+                log.info("nothing to recover for a book: %s", error)
         return recovered
 
     async def run_forever(self, interval: timedelta) -> None:
@@ -33,7 +49,7 @@ class RecoverStuckGenerations:
             try:
                 count = await self.run_once()
                 if count:
-                    log.info("gave back %d generations whose lease had passed", count)
+                    log.info("recovered %d books whose lease had passed", count)
             except DependencyUnavailable as error:
                 log.warning("could not look for stuck generations: %s", error)
             await asyncio.sleep(interval.total_seconds())
@@ -42,11 +58,19 @@ class RecoverStuckGenerations:
         book = await self._books.get(user_id)
         if book is None:
             return 0
-        expected = book.version
-        if not book.give_up_expired(self._clock.now()):
-            return 0
-        try:
-            await self._books.update(book, expected)
-        except VersionConflict:
-            return 0  # another process (or the user) changed it first; judged again next time
-        return 1
+        claim = book.finish_claim
+        if claim is not None:
+            if not claim.lease_passed(self._clock.now()):
+                return 0
+            await self._finish.complete(book)
+            log.info("completed a finish whose lease had passed")
+            return 1
+        version = book.version
+
+        def give_up(current: Book, now: datetime) -> None:
+            current.give_up_expired(now)
+
+        stored = await self._changes.change(
+            user_id, give_up, change_id=f"recover:{version}", book_id=book.id, known=book
+        )
+        return int(stored.version != version)

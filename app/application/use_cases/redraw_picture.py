@@ -2,95 +2,69 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from app.application.background import BackgroundJobs
-from app.application.errors import GenerationFailed, NoBookInProgress, VersionConflict
-from app.application.pictures import PICTURE_COST, Picture, Pictures
-from app.application.ports import BookInProgressRepository, Clock, GenerationLimits, IdGenerator
+from app.application.background import BackgroundJobs, awaited
+from app.application.book_changes import BookChanges
+from app.application.errors import DependencyUnavailable, GenerationFailed, NoBookInProgress
+from app.application.pictures import PICTURE_COST, PictureAttempt, Pictures
+from app.application.ports import BookInProgressRepository, GenerationLimits, IdGenerator
 from app.domain.book import Book
-from app.domain.errors import GenerationInProgress
-from app.domain.values import ImageAttempt, ImageStatus, UserId
-
-_CLAIM_ATTEMPTS = 5
+from app.domain.values import ImageStatus, UserId
 
 
 class RedrawPicture:
     def __init__(
         self,
+        *,
+        changes: BookChanges,
         books: BookInProgressRepository,
         pictures: Pictures,
         limits: GenerationLimits,
         jobs: BackgroundJobs,
-        clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
     ) -> None:
+        self._changes = changes
         self._books = books
         self._pictures = pictures
         self._limits = limits
         self._jobs = jobs
-        self._clock = clock
         self._ids = ids
         self._lease = lease
 
-    async def execute(self, user_id: UserId, page_number: int) -> Book:
-        """Draw it now; the book returned has the picture (or `GenerationFailed`, the picture
-        still failed and the text untouched)."""
-        book, attempt = await self._claim(user_id, page_number)
-        drawing = self._draw(book, page_number)
-        stored = await self._pictures.settle(book, page_number, attempt.attempt_id, drawing)
-        if stored is None:
-            raise await self._why_lost(user_id)
-        if stored.pages[page_number - 1].image_status is not ImageStatus.READY:
-            raise GenerationFailed(f"the picture of page {page_number} could not be drawn")
-        return stored
-
-    async def start(self, user_id: UserId, page_number: int) -> Book:
-        """Claim the picture and return the book (the page's picture `pending`); it is drawn in
-        the background and announced with `image_ready` (or `generation_failed`)."""
-        book, attempt = await self._claim(user_id, page_number)
-        claimed = copy.deepcopy(book)
-        drawing = self._draw(book, page_number)
-        self._jobs.spawn(
-            self._settle_quietly(book, page_number, attempt.attempt_id, drawing),
-            name=f"picture-{user_id.value}-{page_number}",
-        )
-        return claimed
-
-    def _draw(self, book: Book, page_number: int) -> asyncio.Task[Picture]:
-        page = book.pages[page_number - 1]
-        return asyncio.create_task(self._pictures.draw_page(book, page_number, page.input))
-
-    async def _settle_quietly(
-        self, book: Book, page_number: int, attempt_id: str, drawing: asyncio.Task[Picture]
-    ) -> None:
-        await self._pictures.settle(book, page_number, attempt_id, drawing)
-
-    async def _claim(self, user_id: UserId, page_number: int) -> tuple[Book, ImageAttempt]:
+    async def execute(
+        self, user_id: UserId, page_number: int, *, wait: bool = True, request_id: str | None = None
+    ) -> Book:
+        """With `wait`, the book with the picture drawn (else `GenerationFailed`, or
+        `DependencyUnavailable` when a backend was down; the picture failed, the text untouched);
+        without, the book with the picture `pending`, announced by `image_ready` (or
+        `generation_failed`) on the event stream."""
+        current = await self._books.get(user_id)
+        if current is None:
+            raise NoBookInProgress("there is no book in progress")
+        await self._limits.check(user_id, PICTURE_COST)
         attempt_id = str(self._ids.new_id())
-        checked = False
-        for _ in range(_CLAIM_ATTEMPTS):
-            book = await self._books.get(user_id)
-            if book is None:
-                raise NoBookInProgress("there is no book in progress")
-            expected = book.version
-            attempt = book.begin_illustration(
-                page_number, attempt_id, self._clock.now(), self._lease
-            )
-            if not checked:
-                await self._limits.check(user_id, PICTURE_COST)
-                checked = True
-            try:
-                await self._books.update(book, expected)
-            except VersionConflict:
-                continue
-            return book, attempt
-        raise GenerationInProgress("the book is busy; try again in a moment")
 
-    async def _why_lost(self, user_id: UserId) -> Exception:
-        if await self._books.get(user_id) is None:
-            return NoBookInProgress("the book was discarded while the picture was being drawn")
-        return GenerationFailed("the picture took longer than its lease and was given up")
+        def claim(book: Book, now: datetime) -> None:
+            book.begin_illustration(page_number, attempt_id, now, self._lease, request_id)
+
+        book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
+        page = book.pages[page_number - 1]
+        attempt = PictureAttempt(user_id, book.id, page_number, attempt_id, page.input)
+        task = self._jobs.spawn(self._draw(book, attempt), name=f"picture:{attempt_id}")
+        return await awaited(task) if wait else book
+
+    async def _draw(self, claimed: Book, attempt: PictureAttempt) -> Book:
+        drawing = self._pictures.start(claimed.story_context(), attempt)
+        settled = await self._pictures.settle(attempt, drawing)
+        if settled.book is None:
+            if await self._books.get(attempt.user_id) is None:
+                raise NoBookInProgress("the book was discarded while the picture was being drawn")
+            raise GenerationFailed("the picture took longer than its lease and was given up")
+        if isinstance(settled.failure, DependencyUnavailable):
+            raise settled.failure
+        page = settled.book.pages[attempt.page_number - 1]
+        if page.image_status is not ImageStatus.READY:
+            raise GenerationFailed(f"the picture of page {attempt.page_number} could not be drawn")
+        return settled.book

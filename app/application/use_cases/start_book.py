@@ -42,11 +42,12 @@ class StartBook:
 
     def __init__(
         self,
+        *,
         books: BookInProgressRepository,
         images: ImageStorage,
-        writer: ContextGenerator,
+        context_generator: ContextGenerator,
         illustrator: Illustrator,
-        questions: QuestionGenerator,
+        question_generator: QuestionGenerator,
         moderator: ContentModerator,
         limits: GenerationLimits,
         clock: Clock,
@@ -58,9 +59,9 @@ class StartBook:
         self._limits = limits
         self._books = books
         self._images = images
-        self._writer = writer
+        self._context_generator = context_generator
         self._illustrator = illustrator
-        self._questions = questions
+        self._question_generator = question_generator
         self._moderator = moderator
         self._clock = clock
         self._ids = ids
@@ -74,13 +75,13 @@ class StartBook:
         await self._moderator.check(spec_texts(spec), spec.language)
         book = Book.start(self._ids.new_id(), user_id, spec, self._lifetime, self._clock.now())
         async with within(self._deadline, "the cover"):
-            sheet = await self._writer.character_sheet(spec)
+            sheet = await self._context_generator.character_sheet(spec)
             context = replace(book.story_context(), character_sheet=sheet.text)
             cover, suggestions = await both(
                 self._illustrator.draw(
                     IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
                 ),
-                self._questions.create(context),
+                self._question_generator.create(context),
             )
         opening = next_page_questions(suggestions)
         key = staging_key(user_id, book.id, self._ids.new_id())

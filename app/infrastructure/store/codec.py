@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from app.domain.book import Book, BookState
+from app.domain.finished import FinishClaim, FinishedBy
 from app.domain.values import (
     BookLifetime,
     BookSpec,
@@ -17,6 +18,7 @@ from app.domain.values import (
     Language,
     Page,
     Questions,
+    Title,
     Usage,
     UserId,
 )
@@ -55,7 +57,10 @@ def dumps(book: Book) -> str:
             "input": generation.input,
             "started_at": generation.started_at.isoformat(),
             "lease_deadline": generation.lease_deadline.isoformat(),
+            "request_id": generation.request_id,
         },
+        "finish_claim": None if book.finish_claim is None else _claim_doc(book.finish_claim),
+        "recent_changes": list(book.recent_changes),
         "version": book.version,
         "character_sheet": book.character_sheet,
         "summary": book.summary,
@@ -77,12 +82,41 @@ def _page_doc(page: Page) -> dict[str, Any]:
         "text": page.text,
         "image_key": page.image_key,
     }
+    if page.request_id is not None:
+        doc["request_id"] = page.request_id
     if page.image_attempt is not None:
         doc["image_attempt"] = {
             "attempt_id": page.image_attempt.attempt_id,
             "lease_deadline": page.image_attempt.lease_deadline.isoformat(),
+            "request_id": page.image_attempt.request_id,
         }
     return doc
+
+
+def _claim_doc(claim: FinishClaim) -> dict[str, Any]:
+    return {
+        "claim_id": claim.claim_id,
+        "request_id": claim.request_id,
+        "title": claim.title.value,
+        "finished_by": claim.finished_by.value,
+        "force": claim.force,
+        "started_at": claim.started_at.isoformat(),
+        "lease_deadline": claim.lease_deadline.isoformat(),
+    }
+
+
+def _claim(doc: dict[str, Any] | None) -> FinishClaim | None:
+    if doc is None:
+        return None
+    return FinishClaim(
+        claim_id=doc["claim_id"],
+        request_id=doc["request_id"],
+        title=Title(doc["title"]),
+        finished_by=FinishedBy(doc["finished_by"]),
+        force=doc["force"],
+        started_at=datetime.fromisoformat(doc["started_at"]),
+        lease_deadline=datetime.fromisoformat(doc["lease_deadline"]),
+    )
 
 
 def _page(doc: dict[str, Any]) -> Page:
@@ -94,7 +128,12 @@ def _page(doc: dict[str, Any]) -> Page:
         doc["image_key"],
         None
         if attempt is None
-        else ImageAttempt(attempt["attempt_id"], datetime.fromisoformat(attempt["lease_deadline"])),
+        else ImageAttempt(
+            attempt["attempt_id"],
+            datetime.fromisoformat(attempt["lease_deadline"]),
+            attempt.get("request_id"),
+        ),
+        request_id=doc.get("request_id"),
     )
 
 
@@ -132,10 +171,13 @@ def loads(raw: str | bytes) -> Book:
             input=generation["input"],
             started_at=datetime.fromisoformat(generation["started_at"]),
             lease_deadline=datetime.fromisoformat(generation["lease_deadline"]),
+            request_id=generation.get("request_id"),
         ),
         version=doc["version"],
         # Documents written before these fields existed read as empty: no sheet, no cost yet.
         character_sheet=doc.get("character_sheet", ""),
         summary=doc.get("summary", ""),
         usage=Usage(**doc.get("usage", {})),
+        finish_claim=_claim(doc.get("finish_claim")),
+        recent_changes=tuple(doc.get("recent_changes", ())),
     )

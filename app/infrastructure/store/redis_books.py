@@ -9,7 +9,8 @@ import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -19,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
-from app.application.ports import BookInProgressRepository
+from app.application.ports import BookInProgressRepository, FinishedRecord
 from app.domain.book import Book
 from app.domain.events import BookEvent
 from app.domain.values import UserId
@@ -32,10 +33,17 @@ EVENTS_CHANNEL = "lw:events"
 # Users whose book holds a lease, scored by when the earliest one passes (ms since the epoch).
 LEASES_KEY = "lw:leases"
 DEFAULT_EVENTS_KEPT = 500
+# Which request finished the user's last book: a retry whose reply was lost is answered with it.
+FINISHED_PREFIX = "lw:finished:"
+DEFAULT_FINISHED_KEPT = timedelta(hours=24)
 
 
 def book_key(user_id: UserId) -> str:
     return f"{KEY_PREFIX}{user_id}"
+
+
+def finished_key(user_id: UserId) -> str:
+    return f"{FINISHED_PREFIX}{user_id}"
 
 
 def events_key(user_id: UserId) -> str:
@@ -75,9 +83,16 @@ class RedisBookStore(BookInProgressRepository):
     """Also keeps, in the same transactions, each user's event stream (the events a change
     recorded, trimmed to `events_kept`) and the index of leases for recovery."""
 
-    def __init__(self, client: Redis, events_kept: int = DEFAULT_EVENTS_KEPT) -> None:
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        events_kept: int = DEFAULT_EVENTS_KEPT,
+        finished_kept: timedelta = DEFAULT_FINISHED_KEPT,
+    ) -> None:
         self._redis = client
         self._events_kept = events_kept
+        self._finished_ms = math.ceil(finished_kept.total_seconds() * 1000)
 
     async def get(self, user_id: UserId) -> Book | None:
         async with _translated():
@@ -138,27 +153,32 @@ class RedisBookStore(BookInProgressRepository):
                 await self._redis.zrem(LEASES_KEY, *gone)
         return [u for u, found in zip(users, exists, strict=True) if found]
 
-    async def delete(self, user_id: UserId) -> bool:
-        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(book_key(user_id))
-            pipe.zrem(LEASES_KEY, user_id.value)
-            deleted, _ = await pipe.execute()
-            return bool(deleted)
-
-    async def delete_if_unchanged(self, book: Book) -> bool:
+    async def remove(
+        self, book: Book, expected_version: int, finished: FinishedRecord | None = None
+    ) -> None:
         key = book_key(book.user_id)
         async with _translated(), self._redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(key)
-                if not _is_same(await pipe.get(key), book, book.version):
-                    return False
+                if not _is_same(await pipe.get(key), book, expected_version):
+                    raise VersionConflict("the book changed since it was read")
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(key)
                 pipe.zrem(LEASES_KEY, book.user_id.value)
+                if finished is not None:
+                    record = {"book_id": str(finished.book_id), "request_id": finished.request_id}
+                    pipe.set(finished_key(book.user_id), json.dumps(record), px=self._finished_ms)
                 await pipe.execute()
             except WatchError:
-                return False
-            return True
+                raise VersionConflict("the book changed while it was being removed") from None
+
+    async def last_finished(self, user_id: UserId) -> FinishedRecord | None:
+        async with _translated():
+            raw = await self._redis.get(finished_key(user_id))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        return FinishedRecord(UUID(record["book_id"]), record["request_id"])
 
     async def ping(self) -> None:
         async with _translated():

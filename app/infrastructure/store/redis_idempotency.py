@@ -114,6 +114,9 @@ class RedisIdempotencyStore(IdempotencyStore):
                 record = _record(raw)
                 if record is None:
                     continue
+                if record.get("token") == token:
+                    # Our own SET applied, its reply lost and the command sent again.
+                    return Claimed(token)
                 if record["fingerprint"] != fingerprint:
                     return KeyReused()
                 if record["state"] == _DONE:
@@ -142,6 +145,20 @@ class RedisIdempotencyStore(IdempotencyStore):
                 await pipe.execute()
             except WatchError:
                 return  # changed under us: only a newer claim can have changed it
+
+    async def renew(self, scope: str, key: str, token: str, lock: timedelta) -> bool:
+        name = idempotency_key(scope, key)
+        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(name)
+                if not _is_held_by(_record(await pipe.get(name)), token):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.pexpire(name, _ms(lock))
+                await pipe.execute()
+            except WatchError:
+                return False
+            return True
 
     async def release(self, scope: str, key: str, token: str) -> None:
         name = idempotency_key(scope, key)

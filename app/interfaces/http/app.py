@@ -46,8 +46,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(books.changes)
     app.include_router(books.router)
     app.include_router(events.router)
+    app.include_router(admin.changes)
     app.include_router(admin.router)
     app.include_router(images.router)
     return app

@@ -12,13 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from app.application.errors import DependencyUnavailable, RateLimited
-from app.application.ports import BookEventFeed, StoredEvent, parse_event_id
+from app.application.ports import (
+    BookEventFeed,
+    BookInProgressRepository,
+    StoredEvent,
+    parse_event_id,
+)
 from app.domain.values import UserId
 from app.interfaces.http.problems import BadRequest
 from app.interfaces.http.views import LinkMaker
 
 log = logging.getLogger("littlewriter.events")
 RECONNECT_MS = 3000
+BOOK_GONE_RETRY_MS = 3_600_000
 _BATCH = 100
 _SLOTS_RETRY_AFTER = 5
 
@@ -74,23 +80,43 @@ def checked_event_id(value: str | None) -> str | None:
 class StreamStart:
     cursor: str
     resync: str | None  # why the client should read the book again, if it should
+    book_gone: bool = False  # no book is in progress any more: say so and end the stream
 
 
 async def stream_start(
-    feed: BookEventFeed, user_id: UserId, last_event_id: str | None, now: datetime
+    feed: BookEventFeed,
+    books: BookInProgressRepository,
+    user_id: UserId,
+    last_event_id: str | None,
+    now: datetime,
 ) -> StreamStart:
     """Where to resume. Without an id the stream starts at the newest event; with one it sends
     every event after it, and asks the client to read the book again (`resync`) when events may
-    be missing (the id is older than what is kept) or the id is not one we could have sent."""
+    be missing (the id is older than what is kept, or none is kept any more) or the id is not
+    one we could have sent."""
     bounds = await feed.bounds(user_id)
     if last_event_id is None:
         return StreamStart(bounds[1] if bounds else "0-0", None)
     given = parse_event_id(last_event_id)
     assert given is not None
     if bounds is None:
-        if given[0] > now.timestamp() * 1000 + 1000:
-            return StreamStart("0-0", "unknown_event_id")
-        return StreamStart(last_event_id, None)
+        return await _without_events(books, user_id, given, now)
+    return _within(bounds, last_event_id, given)
+
+
+async def _without_events(
+    books: BookInProgressRepository, user_id: UserId, given: tuple[int, int], now: datetime
+) -> StreamStart:
+    """The client saw an event but none is kept: the stream expired, or the store lost its data
+    (a Redis restart without persistence). The client must read the book again, and is told
+    when there is no book left to read, rather than waiting forever for its events."""
+    future = given[0] > now.timestamp() * 1000 + 1000
+    reason = "unknown_event_id" if future else "events_lost"
+    gone = await books.get(user_id) is None
+    return StreamStart("0-0", reason, book_gone=gone)
+
+
+def _within(bounds: tuple[str, str], last_event_id: str, given: tuple[int, int]) -> StreamStart:
     first, last = (parse_event_id(b) for b in bounds)
     assert first is not None and last is not None
     if given > last:
@@ -113,8 +139,15 @@ def _resync(reason: str) -> str:
     return f'event: resync\ndata: {{"reason":"{reason}"}}\n\n'
 
 
+# The last words of a stream whose book is gone; a client that reconnects anyway waits long.
+BOOK_GONE = (
+    f'event: book_gone\ndata: {{"reason":"no_book_in_progress"}}\n\nretry: {BOOK_GONE_RETRY_MS}\n\n'
+)
+
+
 async def event_stream(
     feed: BookEventFeed,
+    books: BookInProgressRepository,
     slots: StreamSlots,
     user_id: UserId,
     last_event_id: str | None,
@@ -128,9 +161,12 @@ async def event_stream(
     try:
         async with feed.listen(user_id) as signal:
             yield f"retry: {RECONNECT_MS}\n\n"
-            start = await stream_start(feed, user_id, last_event_id, now)
+            start = await stream_start(feed, books, user_id, last_event_id, now)
             if start.resync is not None:
                 yield _resync(start.resync)
+            if start.book_gone:
+                yield BOOK_GONE
+                return
             cursor = start.cursor
             while True:
                 signal.reset()

@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, assert_never
 
-from fastapi import Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.application.concurrency import stop
 from app.application.errors import (
     DependencyUnavailable,
     IdempotencyKeyInUse,
@@ -31,7 +32,9 @@ from app.application.ports import (
     KeyReused,
     StoredResponse,
 )
+from app.infrastructure.tokens import InvalidToken
 from app.interfaces.composition import Services
+from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON, BadRequest, problem_for
 from app.interfaces.http.schemas import ProblemOut
 
@@ -133,24 +136,67 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-async def idempotent(
-    request: Request, scope: str, key: str | None, services: Services, handler: Handler
-) -> Response:
-    """Run `handler` once per (scope, key): the first request runs it, a repeat gets its response.
+def client_request_id(scope: str, key: str) -> str:
+    """What names the request on the book it changes: its key, scoped to its caller."""
+    return hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]
 
-    `handler` returns a response whose body is in memory; an error it raises becomes the problem
-    response it would be without a key (and is kept like one)."""
-    if key is None:
-        return await handler()
-    if len(request.headers.getlist(HEADER)) != 1:
-        raise BadRequest(f"Send one {HEADER} header, not several.")
-    key = parse_key(key)
+
+async def get_client_request_id(
+    request: Request, idempotency_key: IdempotencyKeyHeader = None
+) -> str | None:
+    """The identity of the client's request, from its Idempotency-Key (checked by the route)."""
+    found: str | None = getattr(request.state, "client_request_id", None)
+    return found
+
+
+ClientRequestId = Annotated[str | None, Depends(get_client_request_id)]
+
+
+def _caller(request: Request, services: Services) -> str | None:
+    """Whose keys these are: the verified token's subject (None: the route answers 401)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        return services.tokens.verify(token.strip()).user_id
+    except InvalidToken:
+        return None
+
+
+class IdempotentRoute(JsonRoute):
+    """A POST route that honours `Idempotency-Key`: the first request with a key runs, a repeat
+    gets its response; the route's endpoint reads the request's identity (`ClientRequestId`) and
+    puts it on the book it changes, so a retry whose answer was lost finds its change."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def idempotent(request: Request) -> Response:
+            values = request.headers.getlist(HEADER)
+            if not values:
+                return await handler(request)
+            if len(values) != 1:
+                raise BadRequest(f"Send one {HEADER} header, not several.")
+            key = parse_key(values[0])
+            services: Services = request.app.state.services
+            scope = _caller(request, services)
+            if scope is None:
+                return await handler(request)  # answers 401: nothing to keep
+            request.state.client_request_id = client_request_id(scope, key)
+            body = await request.body()
+            fingerprint = request_fingerprint(request.method, request.url.path, body)
+            return await _answer(services, scope, key, fingerprint, lambda: handler(request))
+
+        return idempotent
+
+
+async def _answer(
+    services: Services, scope: str, key: str, fingerprint: str, handler: Handler
+) -> Response:
     store = services.idempotency
     settings = services.settings
-    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    claim = await store.claim(
-        scope, key, fingerprint, timedelta(seconds=settings.generation_lease_seconds)
-    )
+    lock = timedelta(seconds=settings.idempotency_lock_seconds)
+    claim = await store.claim(scope, key, fingerprint, lock)
     match claim:
         case Completed(response):
             return _replay(response)
@@ -166,13 +212,16 @@ async def idempotent(
             )
         case Claimed(token):
             run = _Run(store, scope, key, token, fingerprint)
-            return await run.handle(handler, timedelta(seconds=settings.idempotency_ttl_seconds))
+            keep = timedelta(seconds=settings.idempotency_ttl_seconds)
+            return await run.handle(handler, lock, keep)
         case _:
             assert_never(claim)
 
 
 class _Run:
-    """The request that holds the key: it keeps its response, or frees the key for a retry."""
+    """The request that holds the key: it renews the key's short lock while it runs, then keeps
+    its response, or frees the key for a retry. A request that dies stops renewing, and its key
+    is free again within one lock."""
 
     def __init__(
         self, store: IdempotencyStore, scope: str, key: str, token: str, fingerprint: str
@@ -183,20 +232,33 @@ class _Run:
         self._token = token
         self._fingerprint = fingerprint
 
-    async def handle(self, handler: Handler, keep: timedelta) -> Response:
+    async def handle(self, handler: Handler, lock: timedelta, keep: timedelta) -> Response:
+        renewing = asyncio.create_task(self._renew(lock))
         try:
             try:
                 response = await handler()
             except Exception as error:  # noqa: BLE001 - problem_for raises the unknown again
                 response = problem_for(error)
         except BaseException:
+            await stop(renewing)
             await _finish(self._release())
             raise
+        await stop(renewing)
         if response.status_code >= 500 or response.status_code == 429:
             await _finish(self._release())
         else:
             await _finish(self._complete(response, keep))
         return response
+
+    async def _renew(self, lock: timedelta) -> None:
+        while True:
+            await asyncio.sleep(lock.total_seconds() / 3)
+            try:
+                if not await self._store.renew(self._scope, self._key, self._token, lock):
+                    log.warning("an idempotency key's lock passed while its request ran")
+                    return
+            except DependencyUnavailable as error:
+                log.warning("could not renew an idempotency key's lock: %s", error)
 
     async def _complete(self, response: Response, keep: timedelta) -> None:
         stored = StoredResponse(

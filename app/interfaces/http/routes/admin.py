@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Any
+
+from fastapi import APIRouter, Response, status
 
 from app.application.errors import NoBookInProgress
 from app.domain.errors import InvalidValue
@@ -10,9 +12,9 @@ from app.domain.finished import FinishedBy
 from app.domain.values import Title, UserId
 from app.interfaces.http.dependencies import Admin, Links, ServicesDep
 from app.interfaces.http.idempotency import (
-    IdempotencyKeyHeader,
+    ClientRequestId,
+    IdempotentRoute,
     idempotency_responses,
-    idempotent,
     json_response,
 )
 from app.interfaces.http.json_route import JsonRoute
@@ -26,12 +28,19 @@ from app.interfaces.http.schemas import (
 )
 from app.interfaces.http.views import admin_book_view, admin_finished_view
 
-_problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
-router = APIRouter(
-    prefix="/v1/admin",
-    tags=["admin"],
-    route_class=JsonRoute,
-    responses={401: _problem, 403: _problem, 404: _problem, 422: _problem, 503: _problem},
+_problem: dict[str, Any] = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
+_common: dict[int | str, dict[str, Any]] = {
+    401: _problem,
+    403: _problem,
+    404: _problem,
+    422: _problem,
+    503: _problem,
+}
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=JsonRoute, responses=_common)
+# Keys on these routes are the admin's own: they name the admin's requests, whichever user
+# they are about.
+changes = APIRouter(
+    prefix="/v1/admin", tags=["admin"], route_class=IdempotentRoute, responses=_common
 )
 
 
@@ -46,11 +55,11 @@ def parse_user_id(user_id: str) -> UserId:
 async def user_current_book(
     user_id: str, _: Admin, services: ServicesDep, link: Links
 ) -> AdminBookOut:
-    book = await services.queries.current(parse_user_id(user_id))
+    book = await services.use_cases.queries.current(parse_user_id(user_id))
     return admin_book_view(book, services.clock.now(), link)
 
 
-@router.post(
+@changes.post(
     "/users/{user_id}/books/current/finish",
     status_code=status.HTTP_201_CREATED,
     response_model=AdminFinishedBookOut,
@@ -61,34 +70,30 @@ async def user_current_book(
     summary="Finish a user's book (force: with the pages it has)",
 )
 async def finish_user_book(
-    request: Request,
     user_id: str,
     body: AdminFinishIn,
-    admin: Admin,
+    _: Admin,
     services: ServicesDep,
     link: Links,
-    idempotency_key: IdempotencyKeyHeader = None,
+    request_id: ClientRequestId,
 ) -> Response:
-    async def run() -> Response:
-        finished = await services.finish_book.execute(
-            parse_user_id(user_id),
-            Title(body.title),
-            finished_by=FinishedBy.ADMIN,
-            force=body.force,
-        )
-        return json_response(
-            admin_finished_view(finished, link),
-            status.HTTP_201_CREATED,
-            {"Location": f"/v1/admin/books/{finished.id}"},
-        )
-
-    # Keys are the admin's own: they name the admin's requests, whichever user they are about.
-    return await idempotent(request, admin.user_id, idempotency_key, services, run)
+    finished = await services.use_cases.finish_book.execute(
+        parse_user_id(user_id),
+        Title(body.title),
+        finished_by=FinishedBy.ADMIN,
+        force=body.force,
+        request_id=request_id,
+    )
+    return json_response(
+        admin_finished_view(finished, link),
+        status.HTTP_201_CREATED,
+        {"Location": f"/v1/admin/books/{finished.id}"},
+    )
 
 
 @router.get("/books/{book_id}", summary="Any user's finished book")
 async def any_book(
     book_id: str, _: Admin, services: ServicesDep, link: Links
 ) -> AdminFinishedBookOut:
-    book = await services.queries.finished(parse_book_id(book_id), owner=None)
+    book = await services.use_cases.queries.finished(parse_book_id(book_id), owner=None)
     return admin_finished_view(book, link)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from app.application.errors import BookNotFound
 from app.domain.book import Book
@@ -13,9 +13,9 @@ from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Langua
 from app.interfaces.composition import Services
 from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
 from app.interfaces.http.idempotency import (
-    IdempotencyKeyHeader,
+    ClientRequestId,
+    IdempotentRoute,
     idempotency_responses,
-    idempotent,
     json_response,
 )
 from app.interfaces.http.json_route import JsonRoute
@@ -32,12 +32,12 @@ from app.interfaces.http.schemas import (
 )
 from app.interfaces.http.views import LinkMaker, book_view, finished_view, summary_view
 
-_problem = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
-router = APIRouter(
-    prefix="/v1/books",
-    tags=["books"],
-    route_class=JsonRoute,
-    responses={401: _problem, 422: _problem, 503: _problem},
+_problem: dict[str, Any] = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
+_common: dict[int | str, dict[str, Any]] = {401: _problem, 422: _problem, 503: _problem}
+router = APIRouter(prefix="/v1/books", tags=["books"], route_class=JsonRoute, responses=_common)
+# The POST routes that change a book, each safe to repeat with an Idempotency-Key.
+changes = APIRouter(
+    prefix="/v1/books", tags=["books"], route_class=IdempotentRoute, responses=_common
 )
 
 
@@ -49,7 +49,7 @@ def parse_book_id(book_id: str) -> UUID:
         raise BookNotFound("no such book") from None
 
 
-@router.post(
+@changes.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=BookOut,
@@ -63,31 +63,27 @@ def parse_book_id(book_id: str) -> UUID:
     summary="Start a book",
 )
 async def start_book(
-    request: Request,
     body: StartBookIn,
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    idempotency_key: IdempotencyKeyHeader = None,
+    _: ClientRequestId,
 ) -> Response:
-    async def run() -> Response:
-        spec = BookSpec(
-            characters=tuple(Character(c.name, c.description) for c in body.characters),
-            page_count=body.page_count,
-            language=Language(body.language),
-            reader_age=body.reader_age,
-            setting=body.setting,
-        )
-        book = await services.start_book.execute(user, spec)
-        view = book_view(book, services.clock.now(), link)
-        return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
-
-    return await idempotent(request, user.value, idempotency_key, services, run)
+    spec = BookSpec(
+        characters=tuple(Character(c.name, c.description) for c in body.characters),
+        page_count=body.page_count,
+        language=Language(body.language),
+        reader_age=body.reader_age,
+        setting=body.setting,
+    )
+    book = await services.use_cases.start_book.execute(user, spec)
+    view = book_view(book, services.clock.now(), link)
+    return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
 
 
 @router.get("/current", responses={404: _problem}, summary="The book in progress")
 async def current_book(user: CurrentUser, services: ServicesDep, link: Links) -> BookOut:
-    book = await services.queries.current(user)
+    book = await services.use_cases.queries.current(user)
     return book_view(book, services.clock.now(), link)
 
 
@@ -98,11 +94,11 @@ async def current_book(user: CurrentUser, services: ServicesDep, link: Links) ->
     summary="Discard the book in progress",
 )
 async def discard_book(user: CurrentUser, services: ServicesDep) -> Response:
-    await services.discard_book.execute(user)
+    await services.use_cases.discard_book.execute(user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
+@changes.post(
     "/current/pages",
     response_model=BookOut,
     responses={
@@ -121,33 +117,27 @@ async def discard_book(user: CurrentUser, services: ServicesDep) -> Response:
     "GET /v1/books/current/events. Polling GET /v1/books/current shows the same.",
 )
 async def write_page(
-    request: Request,
     body: WritePageIn,
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    idempotency_key: IdempotencyKeyHeader = None,
+    request_id: ClientRequestId,
     prefer: PreferHeader = None,
 ) -> Response:
-    async def run() -> Response:
-        idea = ChildInput(body.input)
-        if wants_async(prefer):
-            return _accepted(await services.write_page.start(user, idea), services, link)
-        return _done(await services.write_page.execute(user, idea), services, link)
-
-    return await idempotent(request, user.value, idempotency_key, services, run)
+    wait = not wants_async(prefer)
+    book = await services.use_cases.write_page.execute(
+        user, ChildInput(body.input), wait=wait, request_id=request_id
+    )
+    return _answer(book, wait, services, link)
 
 
-def _done(book: Book, services: Services, link: LinkMaker) -> Response:
-    return json_response(book_view(book, services.clock.now(), link))
+def _answer(book: Book, waited: bool, services: Services, link: LinkMaker) -> Response:
+    """200 with the work done, or 202 for `Prefer: respond-async`: the work goes on after."""
+    view = book_view(book, services.clock.now(), link)
+    return json_response(view) if waited else json_response(view, 202, ASYNC_APPLIED)
 
 
-def _accepted(book: Book, services: Services, link: LinkMaker) -> Response:
-    """202 for `Prefer: respond-async`: the work goes on after the response."""
-    return json_response(book_view(book, services.clock.now(), link), 202, ASYNC_APPLIED)
-
-
-@router.post(
+@changes.post(
     "/current/pages/{number}/illustration",
     response_model=BookOut,
     responses={
@@ -170,23 +160,21 @@ def _accepted(book: Book, services: Services, link: LinkMaker) -> Response:
     "event stream.",
 )
 async def redraw_picture(
-    request: Request,
     number: Annotated[int, Path(ge=1, le=MAX_PAGES)],
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    idempotency_key: IdempotencyKeyHeader = None,
+    request_id: ClientRequestId,
     prefer: PreferHeader = None,
 ) -> Response:
-    async def run() -> Response:
-        if wants_async(prefer):
-            return _accepted(await services.redraw_picture.start(user, number), services, link)
-        return _done(await services.redraw_picture.execute(user, number), services, link)
+    wait = not wants_async(prefer)
+    book = await services.use_cases.redraw_picture.execute(
+        user, number, wait=wait, request_id=request_id
+    )
+    return _answer(book, wait, services, link)
 
-    return await idempotent(request, user.value, idempotency_key, services, run)
 
-
-@router.post(
+@changes.post(
     "/current/finish",
     status_code=status.HTTP_201_CREATED,
     response_model=FinishedBookOut,
@@ -197,22 +185,20 @@ async def redraw_picture(
     summary="Finish and keep the book",
 )
 async def finish_book(
-    request: Request,
     body: FinishIn,
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    idempotency_key: IdempotencyKeyHeader = None,
+    request_id: ClientRequestId,
 ) -> Response:
-    async def run() -> Response:
-        finished = await services.finish_book.execute(user, Title(body.title))
-        return json_response(
-            finished_view(finished, link),
-            status.HTTP_201_CREATED,
-            {"Location": f"/v1/books/{finished.id}"},
-        )
-
-    return await idempotent(request, user.value, idempotency_key, services, run)
+    finished = await services.use_cases.finish_book.execute(
+        user, Title(body.title), request_id=request_id
+    )
+    return json_response(
+        finished_view(finished, link),
+        status.HTTP_201_CREATED,
+        {"Location": f"/v1/books/{finished.id}"},
+    )
 
 
 @router.get("", summary="My finished books, newest first")
@@ -223,7 +209,7 @@ async def list_books(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ShelfOut:
-    shelf = await services.queries.shelf(user, limit, cursor)
+    shelf = await services.use_cases.queries.shelf(user, limit, cursor)
     return ShelfOut(
         items=[summary_view(s, link) for s in shelf.items], next_cursor=shelf.next_cursor
     )
@@ -233,7 +219,7 @@ async def list_books(
 async def get_book(
     book_id: str, user: CurrentUser, services: ServicesDep, link: Links
 ) -> FinishedBookOut:
-    book = await services.queries.finished(parse_book_id(book_id), owner=user)
+    book = await services.use_cases.queries.finished(parse_book_id(book_id), owner=user)
     return finished_view(book, link)
 
 
@@ -244,5 +230,5 @@ async def get_book(
     summary="Delete one of my finished books",
 )
 async def delete_book(book_id: str, user: CurrentUser, services: ServicesDep) -> Response:
-    await services.delete_book.execute(user, parse_book_id(book_id))
+    await services.use_cases.delete_book.execute(user, parse_book_id(book_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -20,7 +20,12 @@ EVENTS_DOC = """Server-Sent Events for the caller's book, from any server proces
 Events: `page_text`, `questions`, `image_ready`, `page_done`, `generation_failed`, `book_done`
 (each with an `id`; JSON `data` holds `book_id`, `version`, and `page` for a page's events),
 plus `resync` (no id) when the client should read `GET /v1/books/current` again. Reconnect with
-`Last-Event-ID` to resume without loss. A comment line is sent every heartbeat."""
+`Last-Event-ID` to resume without loss. A comment line is sent every heartbeat.
+
+When the events after that id are gone (the store lost them) and so is the book in progress,
+`resync` is followed by `book_gone` (no id; `data: {"reason":"no_book_in_progress"}`) and a long
+`retry:`, and the stream ends: stop reconnecting, read `GET /v1/books/current` (404) and offer to
+start a new book."""
 
 
 @router.get(
@@ -29,7 +34,8 @@ plus `resync` (no id) when the client should read `GET /v1/books/current` again.
     responses={
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "The stream; it stays open until the client closes it.",
+            "description": "The stream; it stays open until the client closes it "
+            "(or the server ends it after `book_gone`).",
         },
         400: _problem,
         401: _problem,
@@ -57,6 +63,7 @@ async def book_events(
     slots.check(user)
     stream = event_stream(
         services.events,
+        services.store,
         slots,
         user,
         resume_after,

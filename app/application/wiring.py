@@ -1,0 +1,134 @@
+"""The use cases wired to the ports they need: one function, shared by the composition root
+(real adapters) and the unit tests (hand-written fakes), so both run the same wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.application.background import BackgroundJobs
+from app.application.book_changes import BookChanges
+from app.application.pictures import Pictures
+from app.application.ports import (
+    BookInProgressRepository,
+    Clock,
+    ContentModerator,
+    ContextGenerator,
+    FinishedBookRepository,
+    GenerationLimits,
+    IdGenerator,
+    Illustrator,
+    ImageStorage,
+    QuestionGenerator,
+)
+from app.application.use_cases.delete_book import DeleteFinishedBook
+from app.application.use_cases.discard_book import DiscardBook
+from app.application.use_cases.finish_book import Checkpoint, FinishBook
+from app.application.use_cases.queries import BookQueries
+from app.application.use_cases.recover import RecoverStuckGenerations
+from app.application.use_cases.redraw_picture import RedrawPicture
+from app.application.use_cases.start_book import StartBook
+from app.application.use_cases.write_page import WritePage
+from app.domain.values import BookLifetime
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    lifetime: BookLifetime  # how long a book in progress is kept
+    lease: timedelta  # how long a page or picture attempt holds the book
+    finish_lease: timedelta  # how long a finish holds the book before recovery completes it
+    deadline: timedelta | None = None  # how long one generation may take
+
+
+@dataclass(frozen=True, slots=True)
+class UseCases:
+    changes: BookChanges
+    start_book: StartBook
+    write_page: WritePage
+    redraw_picture: RedrawPicture
+    finish_book: FinishBook
+    discard_book: DiscardBook
+    delete_book: DeleteFinishedBook
+    queries: BookQueries
+    recover: RecoverStuckGenerations
+
+
+def build_use_cases(
+    *,
+    books: BookInProgressRepository,
+    finished: FinishedBookRepository,
+    images: ImageStorage,
+    context_generator: ContextGenerator,
+    question_generator: QuestionGenerator,
+    illustrator: Illustrator,
+    moderator: ContentModerator,
+    limits: GenerationLimits,
+    jobs: BackgroundJobs,
+    clock: Clock,
+    ids: IdGenerator,
+    timings: Timings,
+    checkpoint: Checkpoint | None = None,
+) -> UseCases:
+    changes = BookChanges(books=books, clock=clock)
+    pictures = Pictures(
+        changes=changes,
+        images=images,
+        illustrator=illustrator,
+        limits=limits,
+        ids=ids,
+        deadline=timings.deadline,
+    )
+    finish_book = FinishBook(
+        changes=changes,
+        books=books,
+        finished=finished,
+        images=images,
+        ids=ids,
+        lease=timings.finish_lease,
+        checkpoint=checkpoint,
+    )
+    return UseCases(
+        changes=changes,
+        start_book=StartBook(
+            books=books,
+            images=images,
+            context_generator=context_generator,
+            illustrator=illustrator,
+            question_generator=question_generator,
+            moderator=moderator,
+            limits=limits,
+            clock=clock,
+            ids=ids,
+            lifetime=timings.lifetime,
+            deadline=timings.deadline,
+        ),
+        write_page=WritePage(
+            changes=changes,
+            books=books,
+            context_generator=context_generator,
+            question_generator=question_generator,
+            pictures=pictures,
+            moderator=moderator,
+            limits=limits,
+            jobs=jobs,
+            ids=ids,
+            lease=timings.lease,
+            deadline=timings.deadline,
+        ),
+        redraw_picture=RedrawPicture(
+            changes=changes,
+            books=books,
+            pictures=pictures,
+            limits=limits,
+            jobs=jobs,
+            ids=ids,
+            lease=timings.lease,
+        ),
+        finish_book=finish_book,
+        discard_book=DiscardBook(changes=changes),
+        delete_book=DeleteFinishedBook(finished=finished, images=images),
+        queries=BookQueries(books=books, finished=finished),
+        recover=RecoverStuckGenerations(
+            changes=changes, books=books, finish=finish_book, clock=clock
+        ),
+    )
