@@ -58,7 +58,11 @@ def main() -> None:
     picture = asyncio.run(
         PillowIllustrator().draw(IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1))
     )
-    overrides = Overrides(InstantWriter(), InstantAsker(), InstantIllustrator(picture))
+    overrides = Overrides(
+        context_generator=InstantWriter(),
+        question_generator=InstantAsker(),
+        illustrator=InstantIllustrator(picture),
+    )
     app = create_app(Settings(), overrides)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 

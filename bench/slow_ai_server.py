@@ -196,10 +196,10 @@ def build_app(
     settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
 ) -> FastAPI:
     overrides = Overrides(
-        SlowWriter(latency),
-        SlowAsker(latency),
-        SlowIllustrator(latency, cached),
-        OfflineModerator(),
+        context_generator=SlowWriter(latency),
+        question_generator=SlowAsker(latency),
+        illustrator=SlowIllustrator(latency, cached),
+        moderator=OfflineModerator(),
     )
     app = create_app(settings, overrides)
     probe = LagProbe()

@@ -121,6 +121,7 @@ def build_use_cases(
             pictures=pictures,
             limits=limits,
             jobs=jobs,
+            clock=clock,
             ids=ids,
             lease=timings.lease,
         ),

@@ -270,13 +270,7 @@ class Book:
         request_id: str | None = None,
     ) -> ImageAttempt:
         """Draw a failed picture again, without rewriting the page."""
-        self._not_being_finished()
-        page = self._page(page_number)
-        status = page.image_status_at(now)
-        if status is ImageStatus.READY:
-            raise IllustrationNotNeeded(f"page {page_number} already has its picture")
-        if status is ImageStatus.PENDING:
-            raise IllustrationNotNeeded(f"page {page_number}'s picture is being drawn")
+        page = self.check_illustration_needed(page_number, now)
         attempt = ImageAttempt(attempt_id, now + lease, request_id)
         self.pages[page_number - 1] = replace(page, image_key=None, image_attempt=attempt)
         self._changed(now)
@@ -288,6 +282,17 @@ class Book:
                 detail="the picture took too long and was given up",
             )
         return attempt
+
+    def check_illustration_needed(self, page_number: int, now: datetime) -> Page:
+        """The page, if its picture may be drawn again now (else the error that says why)."""
+        self._not_being_finished()
+        page = self._page(page_number)
+        status = page.image_status_at(now)
+        if status is ImageStatus.READY:
+            raise IllustrationNotNeeded(f"page {page_number} already has its picture")
+        if status is ImageStatus.PENDING:
+            raise IllustrationNotNeeded(f"page {page_number}'s picture is being drawn")
+        return page
 
     def give_up_expired(self, now: datetime) -> bool:
         """Give back what attempts whose lease passed still hold (their process died): the page

@@ -46,7 +46,7 @@ async def scripted_client(
     tmp_path: Path, scripts: tuple[ScriptedPageWriter, ScriptedIllustrator]
 ) -> AsyncIterator[httpx.AsyncClient]:
     writer, illustrator = scripts
-    async for c in _client(tmp_path, Overrides(writer=writer, illustrator=illustrator)):
+    async for c in _client(tmp_path, Overrides(context_generator=writer, illustrator=illustrator)):
         yield c
 
 

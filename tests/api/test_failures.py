@@ -29,7 +29,9 @@ async def test_a_failed_generation_is_502_and_the_same_request_can_be_retried(
     make_client: ClientFactory,
 ) -> None:
     secret = "vendor said: quota exceeded for org-123"
-    client = await make_client(Overrides(writer=FlakyWriter(1, GenerationFailed(secret))))
+    client = await make_client(
+        Overrides(context_generator=FlakyWriter(1, GenerationFailed(secret)))
+    )
     before = await start(client)
     response = await write(client, "a glowing map")
     problem = assert_problem(response, 502, "generation_failed")
@@ -45,7 +47,7 @@ async def test_an_unexpected_error_is_a_500_without_internals_and_releases_the_b
     make_client: ClientFactory,
 ) -> None:
     writer = FlakyWriter(1, RuntimeError("Traceback: secret internals at 0xdeadbeef"))
-    client = await make_client(Overrides(writer=writer), raise_app_exceptions=False)
+    client = await make_client(Overrides(context_generator=writer), raise_app_exceptions=False)
     await start(client)
     problem = assert_problem(await write(client, "an idea"), 500, "internal_error")
     assert "0xdeadbeef" not in problem["detail"] and "Traceback" not in problem["detail"]

@@ -63,7 +63,7 @@ def writer() -> ScriptedPageWriter:
 
 @pytest.fixture
 async def client(make_client: ClientFactory, writer: ScriptedPageWriter) -> httpx.AsyncClient:
-    return await make_client(Overrides(writer=writer))
+    return await make_client(Overrides(context_generator=writer))
 
 
 async def test_a_repeated_start_replays_the_first_response_and_starts_one_book(
@@ -249,7 +249,7 @@ async def test_a_failed_generation_is_not_kept_and_the_retry_runs_again(
 
 async def test_an_unexpected_error_frees_the_key(make_client: ClientFactory) -> None:
     writer = ScriptedPageWriter()
-    client = await make_client(Overrides(writer=writer), raise_app_exceptions=False)
+    client = await make_client(Overrides(context_generator=writer), raise_app_exceptions=False)
     await start(client)
     writer.script.fail_next(RuntimeError("a bug"))
     assert_problem(await page(client, "a glowing map"), 500, "internal_error")
@@ -260,7 +260,7 @@ async def test_an_unexpected_error_frees_the_key(make_client: ClientFactory) -> 
 
 async def test_a_cancelled_request_frees_the_key(make_client: ClientFactory) -> None:
     asker = ScriptedQuestionAsker()
-    client = await make_client(Overrides(asker=asker))
+    client = await make_client(Overrides(question_generator=asker))
     gate = asker.script.hold()
     first = asyncio.create_task(client.post("/v1/books", json=BOOK, headers=keyed()))
     await reached(asker.script.started)

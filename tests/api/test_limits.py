@@ -29,7 +29,9 @@ async def test_generations_over_the_users_rate_are_429_with_retry_after(
 
 async def test_a_failed_generation_is_not_counted(make_client: ClientFactory) -> None:
     writer = ScriptedPageWriter()
-    client = await make_client(Overrides(writer=writer), rate_limit_generation="2/minute")
+    client = await make_client(
+        Overrides(context_generator=writer), rate_limit_generation="2/minute"
+    )
     await start(client, page_count=5)
     for _ in range(3):
         writer.script.fail_next(GenerationFailed("down"))

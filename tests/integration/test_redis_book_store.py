@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
+from app.application.ports import FinishedRecord
 from app.domain.book import Book, BookState
 from app.domain.values import (
     BookLifetime,
@@ -38,7 +39,7 @@ LIFETIME = BookLifetime(ttl=timedelta(hours=1), max_age=timedelta(hours=3))
 
 @pytest.fixture
 def store(redis_client: Redis) -> RedisBookStore:
-    return RedisBookStore(redis_client)
+    return RedisBookStore(client=redis_client)
 
 
 def new_book(created: datetime | None = None, pages: int = 3) -> Book:
@@ -122,7 +123,7 @@ async def test_update_with_a_stale_version_is_refused_and_changes_nothing(
 async def test_update_of_a_discarded_book_is_refused(store: RedisBookStore) -> None:
     book = new_book()
     await store.add(book)
-    assert await store.delete(book.user_id)
+    await store.remove(book, book.version)
     book.begin_generation("a", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
     with pytest.raises(VersionConflict):
         await store.update(book, expected_version=1)
@@ -195,18 +196,31 @@ async def test_an_expired_book_is_gone(store: RedisBookStore) -> None:
     assert await store.get(book.user_id) is None
 
 
-async def test_delete_if_unchanged_keeps_a_book_that_moved_on(store: RedisBookStore) -> None:
+async def test_remove_keeps_a_book_that_moved_on(store: RedisBookStore) -> None:
     book = new_book()
     await store.add(book)
     moved = await store.get(book.user_id)
     assert moved is not None
     moved.begin_generation("a", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
     await store.update(moved, expected_version=1)
-    assert not await store.delete_if_unchanged(book)
+    with pytest.raises(VersionConflict):
+        await store.remove(book, book.version)
     assert await store.get(book.user_id) is not None
-    assert await store.delete_if_unchanged(moved)
+    await store.remove(moved, moved.version)
     assert await store.get(book.user_id) is None
-    assert not await store.delete(book.user_id)
+    with pytest.raises(VersionConflict):
+        await store.remove(moved, moved.version)
+
+
+async def test_a_book_removed_as_finished_leaves_which_request_finished_it(
+    store: RedisBookStore,
+) -> None:
+    book = new_book()
+    await store.add(book)
+    assert await store.last_finished(book.user_id) is None
+    await store.remove(book, book.version, FinishedRecord(book.id, "request-1"))
+    assert await store.last_finished(book.user_id) == FinishedRecord(book.id, "request-1")
+    assert await store.get(book.user_id) is None
 
 
 async def test_a_new_book_at_the_same_version_is_never_overwritten_or_deleted(
@@ -214,7 +228,7 @@ async def test_a_new_book_at_the_same_version_is_never_overwritten_or_deleted(
 ) -> None:
     old = new_book()
     await store.add(old)
-    assert await store.delete(old.user_id)
+    await store.remove(old, old.version)
     new = Book.start(uuid.uuid4(), old.user_id, old.spec, LIFETIME, datetime.now(UTC))
     new.open("staging/n.png", Questions(("q",)), datetime.now(UTC))
     await store.add(new)
@@ -222,14 +236,15 @@ async def test_a_new_book_at_the_same_version_is_never_overwritten_or_deleted(
     old.begin_generation("late", ChildInput("x"), datetime.now(UTC), timedelta(seconds=30))
     with pytest.raises(VersionConflict):
         await store.update(old, expected_version=1)
-    assert not await store.delete_if_unchanged(new_book_like(old))
+    with pytest.raises(VersionConflict):
+        await store.remove(new_book_like(old), old.version)
     stored = await store.get(old.user_id)
     assert stored is not None and stored.id == new.id and stored.state is BookState.IN_PROGRESS
 
 
 async def test_unreachable_redis_is_store_unavailable() -> None:
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    store = RedisBookStore(client)
+    store = RedisBookStore(client=client)
     try:
         with pytest.raises(StoreUnavailable):
             await store.get(UserId("someone"))

@@ -32,7 +32,7 @@ async def feed(redis_client: Redis) -> AsyncIterator[RedisEventFeed]:
 
 
 def store_for(client: Redis, kept: int = 500) -> RedisBookStore:
-    return RedisBookStore(client, kept)
+    return RedisBookStore(client=client, events_kept=kept)
 
 
 async def write_page(store: RedisBookStore, book: Book, now: datetime, *, text_first: bool) -> None:
@@ -130,7 +130,7 @@ async def test_a_deleted_or_expired_book_leaves_the_lease_index(redis_client: Re
         b.begin_generation("attempt", ChildInput("x"), datetime.now(UTC), LEASE)
         await store.update(b, b.version - 1)
     later = datetime.now(UTC) + LEASE
-    await store.delete(book.user_id)
+    await store.remove(book, book.version)
     await redis_client.delete(f"lw:book:{gone.user_id}")  # as if its TTL ran out
     due = await store.with_passed_leases(later, 1000)
     assert book.user_id not in due and gone.user_id not in due

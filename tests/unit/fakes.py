@@ -52,7 +52,7 @@ from app.application.ports import (
 )
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
-from app.application.use_cases.finish_book import FinishBook
+from app.application.use_cases.finish_book import Checkpoint, FinishBook
 from app.application.use_cases.queries import BookQueries
 from app.application.use_cases.recover import RecoverStuckGenerations
 from app.application.use_cases.redraw_picture import RedrawPicture
@@ -288,6 +288,10 @@ class InMemoryBookStore(BookInProgressRepository):
 
     def put_directly(self, book: Book) -> None:
         self._books[book.user_id] = copy.deepcopy(book)
+
+    def expire(self, user_id: UserId) -> None:
+        """The book's time to live passed: it is gone, whatever it held."""
+        del self._books[user_id]
 
     def __len__(self) -> int:
         return len(self._books)
@@ -610,7 +614,7 @@ class World:
 
     # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
 
-    def use_cases(self) -> UseCases:
+    def use_cases(self, checkpoint: Checkpoint | None = None) -> UseCases:
         return build_use_cases(
             books=self.books,
             finished=self.finished,
@@ -626,6 +630,7 @@ class World:
             timings=Timings(
                 lifetime=self.lifetime, lease=self.lease, finish_lease=self.finish_lease
             ),
+            checkpoint=checkpoint,
         )
 
     def start_book(self) -> StartBook:
@@ -640,8 +645,8 @@ class World:
     def recover(self) -> RecoverStuckGenerations:
         return self.use_cases().recover
 
-    def finish_book(self) -> FinishBook:
-        return self.use_cases().finish_book
+    def finish_book(self, checkpoint: Checkpoint | None = None) -> FinishBook:
+        return self.use_cases(checkpoint).finish_book
 
     def discard_book(self) -> DiscardBook:
         return self.use_cases().discard_book

@@ -10,6 +10,7 @@ import pytest
 
 from app.domain.book import TRANSITIONS, Book, BookState
 from app.domain.errors import (
+    BeingFinished,
     BookComplete,
     BookNotDone,
     EmptyBook,
@@ -66,13 +67,17 @@ PERMANENT_COVER = f"books/{UUID(int=0xB00C)}/cover.png"
 
 
 def finish(book: Book, **kwargs: object):  # type: ignore[no-untyped-def]
-    return book.finish(
+    """Claim the book for a finish and build the book kept under that claim."""
+    now = kwargs.pop("now", LATER)
+    book.begin_finish(
+        "claim-1",
+        "request-1",
         Title("Momo and the Map"),
-        kwargs.pop("now", LATER),  # type: ignore[arg-type]
-        cover_key=PERMANENT_COVER,
-        page_key=page_key,
+        now,  # type: ignore[arg-type]
+        timedelta(seconds=30),
         **kwargs,  # type: ignore[arg-type]
     )
+    return book.finished_book(PERMANENT_COVER, page_key)
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -525,11 +530,48 @@ def test_finish_a_done_book_makes_a_finished_book_with_the_permanent_keys_given(
     assert finished.finished_by is FinishedBy.USER
 
 
-def test_finish_leaves_the_book_itself_unchanged() -> None:
+def test_a_finish_claim_is_one_change_and_gives_the_same_book_every_time() -> None:
     book = done_book(2)
-    before = snapshot(book)
+    version = book.version
+    kept = finish(book)
+    assert book.version == version + 1
+    assert book.finish_claim is not None and book.finish_claim.title == Title("Momo and the Map")
+    assert book.finished_book(PERMANENT_COVER, page_key) == kept
+
+
+def test_a_book_being_finished_refuses_pages_pictures_discards_and_other_finishes() -> None:
+    book = done_book(2)
     finish(book)
+    before = snapshot(book)
+    with pytest.raises(BeingFinished):
+        book.begin_illustration(1, "a-2", LATER, timedelta(seconds=60))
+    with pytest.raises(BeingFinished):
+        book.ensure_discardable()
+    with pytest.raises(BeingFinished):
+        book.begin_finish("claim-2", "request-2", Title("Other"), LATER, timedelta(seconds=30))
+    assert (
+        book.begin_finish(
+            "claim-3", "request-1", Title("Momo and the Map"), LATER, timedelta(seconds=30)
+        )
+        == book.finish_claim
+    )  # the same request again resumes its claim
     assert snapshot(book) == before
+
+
+def test_a_forced_finish_fences_a_book_in_progress_against_its_next_page() -> None:
+    book = opened_book(3)
+    write_pages(book, 1)
+    finish(book, force=True)
+    with pytest.raises(BeingFinished):
+        book.begin_generation("a-9", ChildInput("more"), LATER, timedelta(seconds=60))
+
+
+def test_the_change_ids_kept_on_a_book_are_the_latest() -> None:
+    book = done_book(1)
+    for n in range(20):
+        book.mark_change(f"change-{n}")
+    assert book.has_change("change-19") and book.has_change("change-4")
+    assert not book.has_change("change-3")
 
 
 def test_finish_records_who_finished() -> None:

@@ -17,7 +17,7 @@ from app.application.errors import (
 from app.application.ports import Image
 from app.application.use_cases.finish_book import FINISH_STEPS, FinishBook
 from app.domain.book import Book, BookState
-from app.domain.errors import BookNotDone, EmptyBook, InvalidBookState
+from app.domain.errors import BeingFinished, BookNotDone, EmptyBook, InvalidBookState
 from app.domain.finished import FinishedBook, FinishedBy
 from app.domain.values import Title, UserId
 from tests.unit.fakes import ALICE, BOB, T0, World, reached
@@ -93,12 +93,26 @@ async def test_finishing_leaves_other_users_books_alone(world: World) -> None:
     assert bob.cover_key in world.images.staged()
 
 
-async def test_a_finished_book_cannot_be_finished_again(world: World) -> None:
+async def test_the_same_finish_sent_again_after_the_book_is_kept_gets_the_kept_book(
+    world: World,
+) -> None:
+    await world.done(page_count=1)
+    first = await finish(world)
+    again = await finish(world)  # its reply was lost: the same request, sent again
+    assert again == first
+    assert len(world.finished.rows()) == 1
+
+
+async def test_another_finish_after_the_book_is_kept_is_told_it_was_finished(
+    world: World,
+) -> None:
     await world.done(page_count=1)
     await finish(world)
-    with pytest.raises(NoBookInProgress):
-        await finish(world)
-    assert len(world.finished.rows()) == 1
+    with pytest.raises(BeingFinished, match="finished already"):
+        await finish(world, title=Title("Another title"))
+    with pytest.raises(BeingFinished):
+        await finish(world, finished_by=FinishedBy.ADMIN)
+    assert [row.title for row in world.finished.rows()] == [TITLE]
 
 
 async def test_finishing_with_no_book_is_no_book_in_progress(world: World) -> None:
@@ -190,7 +204,7 @@ STEPS = [
     ("finished", "add", 0, DatabaseUnavailable),
     ("images", "delete", 0, ImageStorageUnavailable),
     ("images", "delete_key", 1, ImageStorageUnavailable),
-    ("books", "delete", 0, StoreUnavailable),
+    ("books", "remove", 0, StoreUnavailable),
 ]
 STEP_IDS = [
     "promote",
@@ -222,10 +236,10 @@ async def test_a_retry_after_a_failure_at_any_step_completes_the_same_book_once(
 
 @pytest.mark.parametrize(
     ("port", "operation", "after"),
-    [("images", "delete", 0), ("books", "delete", 0)],
+    [("images", "delete", 0), ("books", "remove", 0)],
     ids=["delete staged", "delete book in progress"],
 )
-async def test_a_retry_after_the_insert_returns_the_row_the_first_try_wrote(
+async def test_a_finish_that_failed_after_its_claim_is_completed_only_by_its_own_retry(
     world: World, port: str, operation: str, after: int
 ) -> None:
     await world.done(page_count=2)
@@ -234,33 +248,49 @@ async def test_a_retry_after_the_insert_returns_the_row_the_first_try_wrote(
         await finish(world, title=Title("First title"))
     world.clock.advance(minutes=1)
 
-    finished = await finish(world, title=Title("Second title"))
+    with pytest.raises(BeingFinished):  # another title: another request, and it is told so
+        await finish(world, title=Title("Second title"))
+    finished = await finish(world, title=Title("First title"))
 
     assert finished.title == Title("First title")
     assert finished.finished_at == T0
+    assert [row.title for row in world.finished.rows()] == [Title("First title")]
 
 
-async def test_user_and_admin_finishing_at_once_give_the_same_book_once(world: World) -> None:
+async def test_user_and_admin_finishing_at_once_one_wins_and_the_other_is_told(
+    world: World,
+) -> None:
     book = await world.done(page_count=2)
     user, admin = await asyncio.gather(
-        finish(world), finish(world, finished_by=FinishedBy.ADMIN, force=True)
+        finish(world),
+        finish(world, title=Title("The admin's title"), finished_by=FinishedBy.ADMIN, force=True),
+        return_exceptions=True,
     )
-    assert user.id == admin.id == book.id
-    assert user == admin
-    assert_finished_once(world, book, 2)
+    won = [r for r in (user, admin) if isinstance(r, FinishedBook)]
+    lost = [r for r in (user, admin) if not isinstance(r, FinishedBook)]
+    assert len(won) == 1 and len(lost) == 1
+    assert isinstance(lost[0], BeingFinished)
+    assert assert_finished_once(world, book, 2) == won[0]
 
 
-async def test_an_admin_completes_a_users_finish_that_failed_part_way(world: World) -> None:
+async def test_a_users_finish_that_failed_part_way_is_completed_by_recovery_not_an_admin(
+    world: World,
+) -> None:
     book = await world.done(page_count=2)
-    world.books.faults.once("delete")
+    world.books.faults.once("remove")
     with pytest.raises(StoreUnavailable):
         await finish(world)
 
-    finished = await finish(world, finished_by=FinishedBy.ADMIN)
+    with pytest.raises(BeingFinished):
+        await finish(world, title=Title("Admin"), finished_by=FinishedBy.ADMIN)
+    assert await world.recover().run_once() == 0  # its lease has not passed
+    world.clock.advance(world.finish_lease)
+    assert await world.recover().run_once() == 1
 
-    assert finished.id == book.id
-    assert finished.finished_by is FinishedBy.USER  # the row the user's finish wrote
-    assert_finished_once(world, book, 2)
+    row = assert_finished_once(world, book, 2)
+    assert (row.title, row.finished_by) == (TITLE, FinishedBy.USER)
+    assert world.books.peek(ALICE) is None
+    assert await finish(world) == row  # the user's retry, after recovery: the kept book
 
 
 async def test_a_store_that_cannot_be_read_changes_nothing(world: World) -> None:
@@ -280,7 +310,7 @@ class Crash(Exception):
 
 
 def finish_with_checkpoint(world: World, checkpoint: Callable[[str], None]) -> FinishBook:
-    return FinishBook(world.books, world.finished, world.images, world.clock, checkpoint)
+    return world.finish_book(checkpoint)
 
 
 async def test_a_finish_passes_every_checkpoint_in_order(world: World) -> None:
@@ -291,6 +321,7 @@ async def test_a_finish_passes_every_checkpoint_in_order(world: World) -> None:
         tuple(passed)
         == FINISH_STEPS
         == (
+            "after_claim",
             "after_copies",
             "after_insert",
             "after_staged_delete",
@@ -315,6 +346,6 @@ async def test_a_finish_stopped_at_any_checkpoint_is_completed_by_the_next_one(
     finished = await finish(world)
 
     assert finished.id == book.id
-    assert finished.finished_at == (T0 if FINISH_STEPS.index(step) > 0 else world.clock.now())
+    assert finished.finished_at == T0  # when the finish claimed the book
     assert assert_finished_once(world, book, 3) == finished
     assert world.finished.inserts == 1

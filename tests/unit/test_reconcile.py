@@ -13,7 +13,6 @@ import pytest
 from app.application.errors import DatabaseUnavailable, ImageStorageUnavailable
 from app.application.image_keys import STAGING_PREFIX
 from app.application.ports import Image, StoredObject
-from app.application.use_cases.finish_book import FinishBook
 from app.application.use_cases.reconcile import DEFAULT_GRACE, ReconcileImages, ReconcileReport
 from app.domain.finished import FinishedBook
 from app.domain.values import Title, UserId
@@ -50,7 +49,7 @@ async def crashed_after_copies(world: World, user: UserId = ALICE, pages: int = 
         if step == "after_copies":
             raise Crash(step)
 
-    finish = FinishBook(world.books, world.finished, world.images, world.clock, crash)
+    finish = world.finish_book(crash)
     with pytest.raises(Crash):
         await finish.execute(user, TITLE)
     return book.id
@@ -180,7 +179,7 @@ async def test_once_such_a_book_is_gone_and_its_staged_images_expired_its_copies
     world: World,
 ) -> None:
     book_id = await crashed_after_copies(world)
-    await world.discard_book().execute(ALICE)
+    world.books.expire(ALICE)  # left to expire (a finish is never discarded)
     await world.images.delete(world.images.staged())  # the staging lifetime passed
 
     report = await run(world, apply=True)

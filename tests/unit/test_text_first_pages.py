@@ -102,12 +102,12 @@ def snapshot(book: Book) -> tuple[object, ...]:
 
 
 def finish(book: Book, now: datetime = LATER, force: bool = False) -> FinishedBook:
-    return book.finish(
-        Title("Momo and the Map"),
-        now,
-        cover_key=f"books/{book.id}/cover.png",
-        page_key=lambda n: f"books/{book.id}/pages/{n}.png",
-        force=force,
+    """Claim the book for a finish and build the book kept under that claim."""
+    book.begin_finish(
+        "claim-1", "request-1", Title("Momo and the Map"), now, timedelta(seconds=30), force=force
+    )
+    return book.finished_book(
+        f"books/{book.id}/cover.png", lambda n: f"books/{book.id}/pages/{n}.png"
     )
 
 

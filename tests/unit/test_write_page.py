@@ -19,7 +19,7 @@ from app.application.image_keys import is_valid_key
 from app.application.ports.generation import IllustrationKind
 from app.domain.book import Book, BookState
 from app.domain.errors import BookComplete, GenerationInProgress, InvalidBookState, StaleGeneration
-from app.domain.values import ChildInput, Questions
+from app.domain.values import ChildInput, ImageStatus, Questions
 from tests.unit.fakes import (
     ALICE,
     BOB,
@@ -88,7 +88,7 @@ async def test_a_page_write_stores_twice_generating_then_the_page(world: World) 
     assert held.generation.lease_deadline == T0 + LEASE
     gate.set()
     book = await task
-    assert book.version == stored(world).version == 3
+    assert book.version == stored(world).version == 4  # claimed, the text, then the picture
 
 
 async def test_pages_are_numbered_1_to_n_and_the_last_one_makes_the_book_done(
@@ -102,7 +102,7 @@ async def test_pages_are_numbered_1_to_n_and_the_last_one_makes_the_book_done(
     assert book.state is BookState.DONE
     assert book.questions == Questions()
     assert stored(world).state is BookState.DONE
-    assert stored(world).version == 1 + 2 * 4
+    assert stored(world).version == 1 + 3 * 4
 
 
 async def test_the_question_generator_is_not_called_for_the_last_page(world: World) -> None:
@@ -228,7 +228,7 @@ async def test_ten_concurrent_writes_on_a_fresh_book_give_exactly_one_page(
     saved = stored(world)
     assert [p.number for p in saved.pages] == [1]
     assert saved.pages[0].input == books[0].pages[0].input
-    assert saved.version == 3
+    assert saved.version == 4
 
 
 async def test_concurrent_writes_never_lose_or_duplicate_a_page(world: World) -> None:
@@ -246,7 +246,7 @@ async def test_concurrent_writes_never_lose_or_duplicate_a_page(world: World) ->
     winners = {b.pages[-1].input for b in books}
     assert {p.input for p in saved.pages} == winners
     assert saved.state is BookState.IN_PROGRESS
-    assert saved.version == 1 + 2 * len(books)
+    assert saved.version == 1 + 3 * len(books)
 
 
 async def test_concurrent_writes_on_the_last_page_give_exactly_one_success(
@@ -267,7 +267,7 @@ async def test_concurrent_writes_on_the_last_page_give_exactly_one_success(
 # -- failures --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker", "illustrator"])
+@pytest.mark.parametrize("failing", ["writer", "asker"])
 async def test_a_generator_failure_leaves_the_book_in_progress_with_no_page(
     world: World, failing: str
 ) -> None:
@@ -287,7 +287,7 @@ async def test_a_generator_failure_leaves_the_book_in_progress_with_no_page(
     assert after.version == before.version + 2  # claimed, then released
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker", "illustrator"])
+@pytest.mark.parametrize("failing", ["writer", "asker"])
 async def test_after_a_generator_failure_the_same_write_can_be_retried(
     world: World, failing: str
 ) -> None:
@@ -343,17 +343,37 @@ async def test_unusable_generator_output_is_a_generation_failure_that_releases_t
     assert saved.pages == []
 
 
-async def test_a_storage_failure_when_staging_the_image_releases_the_book(world: World) -> None:
+async def test_a_failed_picture_keeps_the_page_text_and_can_be_drawn_again(world: World) -> None:
+    await world.started()
+    world.illustrator.script.fail_next()
+
+    book = await world.write("idea")
+
+    [page] = book.pages
+    assert (page.input, page.image_status) == ("idea", ImageStatus.FAILED)
+    assert stored(world).pages == book.pages
+    redrawn = await world.redraw_picture().execute(ALICE, 1)
+    assert redrawn.pages[0].image_status is ImageStatus.READY
+    assert redrawn.pages[0].text == page.text
+
+
+async def test_a_storage_failure_when_staging_the_image_fails_only_the_picture(
+    world: World,
+) -> None:
     await world.started()
     world.images.faults.once("put")
-    with pytest.raises(ImageStorageUnavailable):
-        await world.write()
+
+    book = await world.write()
+
     saved = stored(world)
     assert saved.state is BookState.IN_PROGRESS
     assert saved.generation is None
-    assert saved.pages == []
-    book = await world.write()
-    assert len(book.pages) == 1
+    assert [p.image_status for p in saved.pages] == [ImageStatus.FAILED]
+    assert book.pages == saved.pages
+    world.images.faults.once("put")
+    with pytest.raises(ImageStorageUnavailable):  # drawn again with S3 still down: a 503
+        await world.redraw_picture().execute(ALICE, 1)
+    assert stored(world).pages[0].image_status is ImageStatus.FAILED
 
 
 async def test_when_the_release_cannot_be_stored_the_lease_frees_the_book(world: World) -> None:
@@ -410,7 +430,7 @@ async def test_a_page_that_outlives_its_lease_is_refused_and_not_stored(world: W
     world.clock.advance(LEASE)
     gate.set()
 
-    with pytest.raises(StaleGeneration):
+    with pytest.raises(GenerationFailed, match="longer than its lease"):
         await task
 
     saved = stored(world)
@@ -436,7 +456,7 @@ async def test_a_new_write_takes_over_a_passed_lease_and_the_late_writer_loses(
     assert holder.input == "fresh"
     gate.set()
 
-    with pytest.raises(StaleGeneration):
+    with pytest.raises(GenerationFailed, match="longer than its lease"):
         await late
     book = await fresh
     assert [(p.number, p.input) for p in book.pages] == [(1, "fresh")]

@@ -8,7 +8,12 @@ from app.application.background import BackgroundJobs, awaited
 from app.application.book_changes import BookChanges
 from app.application.errors import DependencyUnavailable, GenerationFailed, NoBookInProgress
 from app.application.pictures import PICTURE_COST, PictureAttempt, Pictures
-from app.application.ports import BookInProgressRepository, GenerationLimits, IdGenerator
+from app.application.ports import (
+    BookInProgressRepository,
+    Clock,
+    GenerationLimits,
+    IdGenerator,
+)
 from app.domain.book import Book
 from app.domain.values import ImageStatus, UserId
 
@@ -22,10 +27,12 @@ class RedrawPicture:
         pictures: Pictures,
         limits: GenerationLimits,
         jobs: BackgroundJobs,
+        clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
     ) -> None:
         self._changes = changes
+        self._clock = clock
         self._books = books
         self._pictures = pictures
         self._limits = limits
@@ -43,6 +50,7 @@ class RedrawPicture:
         current = await self._books.get(user_id)
         if current is None:
             raise NoBookInProgress("there is no book in progress")
+        current.check_illustration_needed(page_number, self._clock.now())  # refused for free
         await self._limits.check(user_id, PICTURE_COST)
         attempt_id = str(self._ids.new_id())
 

@@ -79,6 +79,15 @@ async def _translated() -> AsyncIterator[None]:
         raise StoreUnavailable(f"the book store failed: {type(error).__name__}") from error
 
 
+def _conflict_or_outage(error: WatchError, conflict: str) -> Exception:
+    """redis-py also raises WatchError when the connection of a watched transaction broke: then
+    nobody else changed the book, and whether the write landed is unknown (an outage)."""
+    broken = isinstance(error.__context__, RedisConnectionError | RedisTimeoutError | OSError)
+    if broken or "occurred while watching" in str(error):
+        return StoreUnavailable(f"the book store connection broke during a write: {error}")
+    return VersionConflict(conflict)
+
+
 class RedisBookStore(BookInProgressRepository):
     """Also keeps, in the same transactions, each user's event stream (the events a change
     recorded, trimmed to `events_kept`) and the index of leases for recovery."""
@@ -119,8 +128,8 @@ class RedisBookStore(BookInProgressRepository):
                 self._index_leases(pipe, book)
                 self._append_events(pipe, book)
                 await pipe.execute()
-            except WatchError:
-                raise VersionConflict("the book changed while it was being written") from None
+            except WatchError as error:
+                raise _conflict_or_outage(error, "the book changed while it was written") from None
         book.events_stored()
 
     def _index_leases(self, pipe: Pipeline, book: Book) -> None:
@@ -169,8 +178,8 @@ class RedisBookStore(BookInProgressRepository):
                     record = {"book_id": str(finished.book_id), "request_id": finished.request_id}
                     pipe.set(finished_key(book.user_id), json.dumps(record), px=self._finished_ms)
                 await pipe.execute()
-            except WatchError:
-                raise VersionConflict("the book changed while it was being removed") from None
+            except WatchError as error:
+                raise _conflict_or_outage(error, "the book changed while it was removed") from None
 
     async def last_finished(self, user_id: UserId) -> FinishedRecord | None:
         async with _translated():
