@@ -515,8 +515,11 @@ class Scenario:
             user.name, "POST", "/v1/books", op="start", body=body, key=str(uuid.uuid4())
         )
         assert started is not None
-        if started.status_code == 409:  # a start whose reply was lost, sent again
+        if started.status_code == 409:
+            # The user id is new: the book in progress is this very start's, whose answer was
+            # lost; sent again with its key, it must be answered with the book (the guide).
             self.refused(user.name, "start", started)
+            self.unexpected(user.name, "start (its own book, same key)", started)
         elif started.status_code != 201:
             self.unexpected(user.name, "start", started)
             return

@@ -97,7 +97,26 @@ async def test_moderation_down_is_503_and_nothing_is_generated(
     assert fake_openai.responses.count == 0 and fake_openai.images.count == 0
 
 
-@pytest.mark.parametrize("failure", ["rate_limited", "server_error", "malformed", "refusal"])
+async def test_a_failed_picture_keeps_the_page_text_and_is_drawn_again_on_request(
+    make_client: ClientFactory, fake_openai: FakeOpenAI
+) -> None:
+    client = await ai_client(make_client, fake_openai.base_url)
+    await start(client)
+    fake_openai.images.fail(500)
+    response = await write(client, "a glowing map")
+    assert response.status_code == 200
+    [page] = response.json()["pages"]
+    assert (page["input"], page["image_status"], page["image_url"]) == (
+        "a glowing map",
+        "failed",
+        None,
+    )
+    redraw = await client.post("/v1/books/current/pages/1/illustration", headers=auth())
+    assert redraw.status_code == 200, redraw.text
+    assert redraw.json()["pages"][0]["image_status"] == "ready"
+
+
+@pytest.mark.parametrize("failure", ["rate_limited", "malformed", "refusal"])
 async def test_a_failed_page_is_502_the_book_is_unchanged_and_a_retry_succeeds(
     make_client: ClientFactory, fake_openai: FakeOpenAI, failure: str
 ) -> None:
@@ -105,8 +124,6 @@ async def test_a_failed_page_is_502_the_book_is_unchanged_and_a_retry_succeeds(
     await start(client)
     if failure == "rate_limited":
         fake_openai.responses.fail(429)
-    elif failure == "server_error":
-        fake_openai.images.fail(500)
     elif failure == "malformed":
         fake_openai.responses.malformed()
     else:
@@ -128,13 +145,19 @@ async def test_a_page_past_its_deadline_is_502_and_the_book_is_writable_again(
         generation_lease_seconds=5,
     )
     await start(client)
-    fake_openai.images.delay(2.0)
+    fake_openai.responses.delay(2.0)
     began = time.monotonic()
-    assert_problem(await write(client, "a slow picture"), 502, "generation_failed")
+    assert_problem(await write(client, "a slow page"), 502, "generation_failed")
     assert time.monotonic() - began < 1.5
-    fake_openai.images.delay(0)
+    fake_openai.responses.delay(0)
     book = (await client.get("/v1/books/current", headers=auth())).json()
-    assert book["state"] == "bookInProgress"
+    assert book["state"] == "bookInProgress" and book["pages"] == []
+    fake_openai.images.delay(2.0)  # a picture past its deadline fails alone: the text is kept
+    began = time.monotonic()
+    slow_picture = await write(client, "a slow picture")
+    assert time.monotonic() - began < 1.5
+    assert [p["image_status"] for p in slow_picture.json()["pages"]] == ["failed"]
+    fake_openai.images.delay(0)
     assert (await write(client, "a quick picture")).status_code == 200
 
 

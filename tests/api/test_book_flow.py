@@ -66,7 +66,7 @@ async def test_pages_are_written_in_order_until_the_book_is_done(client: httpx.A
         assert book["pages"][-1]["image_url"].startswith("http://testserver/images/staging/")
         versions.append(book["version"])
     assert book["state"] == "done" and book["questions"] == []
-    assert versions == sorted(versions) and versions[0] == 3  # two stored writes per page
+    assert versions == sorted(versions) and versions[0] == 4  # claimed, its text, its picture
 
 
 async def test_page_after_done_is_refused(client: httpx.AsyncClient) -> None:

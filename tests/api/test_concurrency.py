@@ -111,7 +111,7 @@ async def test_concurrent_finishes_keep_exactly_one_book(client: httpx.AsyncClie
     finished_ids = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(finished_ids) == 1
     for response in responses:
-        if response.status_code != 201:
-            assert_problem(response, 404, "no_book_in_progress")
+        if response.status_code != 201:  # told the truth: finished by another request
+            assert_problem(response, 409, "invalid_book_state")
     shelf = (await client.get("/v1/books", headers=auth())).json()
     assert [item["id"] for item in shelf["items"]] == list(finished_ids)

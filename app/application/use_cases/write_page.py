@@ -161,7 +161,13 @@ class WritePage:
             raise
         await count_spent(self._limits, job.user_id, GenerationCost(pages=1))
         settled = await self._pictures.settle(job.picture, drawing, PAGE_PICTURE_COST)
-        return settled.book or book
+        if settled.book is not None:
+            return settled.book
+        # The picture's attempt no longer held the page: its lease passed, or the book is gone.
+        current = await self._books.get(job.user_id)
+        if current is None or current.id != job.book_id:
+            raise NoBookInProgress("the book was discarded while the page was being written")
+        return current
 
     async def _store_text(self, job: _PageJob, draft: _Draft) -> Book:
         """Store the page on the book as it is now: the attempt id and lease are the fence, not
