@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import httpx
 import pytest
 
 from app.application.errors import GenerationFailed
-from app.interfaces.composition import Overrides
+from app.infrastructure.store.redis_idempotency import RedisIdempotencyStore, idempotency_key
+from app.interfaces.composition import Overrides, Services
 from app.interfaces.http.app import create_app
+from app.interfaces.http.idempotency import request_fingerprint
 from tests.api.conftest import (
     BOOK,
     ClientFactory,
@@ -357,3 +360,66 @@ async def test_a_kept_response_survives_a_restart_of_the_embedded_store(tmp_path
     assert "idempotent-replayed" not in created.headers
     assert replayed.headers["idempotent-replayed"] == "true"
     assert replayed.json() == created.json()
+
+
+def services_of(client: httpx.AsyncClient) -> Services:
+    transport = client._transport  # the app under test, in this process
+    assert isinstance(transport, httpx.ASGITransport)
+    services: Services = transport.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+async def test_a_key_left_locked_by_a_request_that_died_is_free_within_its_lock(
+    make_client: ClientFactory, writer: ScriptedPageWriter
+) -> None:
+    client = await make_client(Overrides(context_generator=writer), idempotency_lock_seconds=1)
+    await start(client)
+    body = json.dumps({"input": "a glowing map"}).encode()
+    # What a server that died mid-request leaves: the key locked, nobody renewing it.
+    await services_of(client).idempotency.claim(
+        "alice", KEY.strip('"'), request_fingerprint("POST", PAGES, body), timedelta(seconds=1)
+    )
+
+    during = await page(client, "a glowing map")
+    assert_problem(during, 409, "idempotency_key_in_use")
+    assert int(during.headers["retry-after"]) == 1
+    await asyncio.sleep(1.2)
+    after = await page(client, "a glowing map")
+
+    assert after.status_code == 200, after.text
+    assert [p["input"] for p in after.json()["pages"]] == ["a glowing map"]
+
+
+async def test_a_request_that_runs_longer_than_its_lock_keeps_its_key(
+    make_client: ClientFactory, writer: ScriptedPageWriter
+) -> None:
+    client = await make_client(Overrides(context_generator=writer), idempotency_lock_seconds=1)
+    await start(client)
+    gate = writer.script.hold()
+    first = asyncio.create_task(page(client, "a glowing map"))
+    await reached(writer.script.started)
+    await asyncio.sleep(1.6)  # past the lock: renewed while the request runs
+
+    assert_problem(await page(client, "a glowing map"), 409, "idempotency_key_in_use")
+    gate.set()
+    assert (await asyncio.wait_for(first, 10)).status_code == 200
+    assert writer.script.calls == 1
+
+
+async def test_a_retry_whose_first_answer_was_never_kept_is_answered_from_the_book(
+    client: httpx.AsyncClient, writer: ScriptedPageWriter
+) -> None:
+    await start(client)
+    first = await page(client, "a glowing map")
+    assert first.status_code == 200
+    # The server died after storing the page and before keeping the key's answer.
+    idempotency = services_of(client).idempotency
+    assert isinstance(idempotency, RedisIdempotencyStore)
+    await idempotency._redis.delete(idempotency_key("alice", KEY.strip('"')))
+
+    again = await page(client, "a glowing map")
+
+    assert again.status_code == 200
+    assert [p["input"] for p in again.json()["pages"]] == ["a glowing map"]
+    assert [p["input"] for p in (await current(client))["pages"]] == ["a glowing map"]
+    assert writer.script.calls == 1

@@ -361,12 +361,13 @@ def assert_finished_once(
 
 # -- a crash at every step of a finish -------------------------------------------------------------
 
-# What a crash at each step leaves behind: (a row, staged images, the book in progress).
+# What a crash at each step leaves behind: (a row, staged images, the book in progress, copies).
 LEFT_BEHIND = {
-    "after_copies": (0, True, True),
-    "after_insert": (1, True, True),
-    "after_staged_delete": (1, False, True),
-    "before_store_delete": (1, False, True),
+    "after_claim": (0, True, True, False),
+    "after_copies": (0, True, True, True),
+    "after_insert": (1, True, True, True),
+    "after_staged_delete": (1, False, True, True),
+    "before_store_delete": (1, False, True, True),
 }
 
 
@@ -387,9 +388,9 @@ def test_a_finish_killed_at_any_step_is_completed_by_the_same_call_after_a_resta
         assert server.process.wait(timeout=30) == FAILPOINT_EXIT
     assert f"failpoint {step} reached" in server.log.read_text()
 
-    rows, staged, in_progress = LEFT_BEHIND[step]
+    rows, staged, in_progress, copied = LEFT_BEHIND[step]
     assert deployment.rows(book_id) == rows
-    assert deployment.images.permanent(book_id) == permanent_keys(book_id)
+    assert deployment.images.permanent(book_id) == (permanent_keys(book_id) if copied else [])
     assert bool(deployment.images.staged(user, book_id)) is staged
     assert deployment.has_book_in_progress(user) is in_progress
 
@@ -401,8 +402,8 @@ def test_a_finish_killed_at_any_step_is_completed_by_the_same_call_after_a_resta
 
         view = assert_finished_once(deployment, server.client, user, book_id)
         assert [fetch(server.client, url) for url in image_urls(view)] == staged_bytes
-        again = finish(server.client, user)
-        assert again.status_code == 404 and again.json()["code"] == "no_book_in_progress"
+        again = finish(server.client, user)  # the same finish again: the book it kept
+        assert again.status_code == 201 and again.json()["id"] == book_id
         assert deployment.rows(book_id) == 1
 
 
@@ -458,10 +459,9 @@ def at_once(start: threading.Barrier, call: Any, *args: Any, **kwargs: Any) -> h
     return response
 
 
-def test_a_users_finish_racing_an_admins_keeps_the_book_once(
+def test_a_users_finish_racing_an_admins_keeps_the_book_once_and_tells_the_loser(
     deployment: Deployment, user: str
 ) -> None:
-    both_finished = 0
     with deployment.serving() as server, ThreadPoolExecutor(max_workers=2) as pool:
         admin_api = httpx.Client(base_url=server.client.base_url, timeout=30)
         finished_ids = []
@@ -475,14 +475,14 @@ def test_a_users_finish_racing_an_admins_keeps_the_book_once(
             responses = [mine.result(timeout=60), theirs.result(timeout=60)]
 
             created = [r for r in responses if r.status_code == 201]
-            assert created, [r.text for r in responses]
+            assert len(created) == 1, [r.text for r in responses]
             assert {r.json()["id"] for r in created} == {book_id}
-            for response in responses:
-                if response.status_code != 201:
-                    assert response.status_code == 404, response.text
-                    assert response.json()["code"] == "no_book_in_progress"
-            both_finished += len(created) == 2
+            [lost] = [r for r in responses if r.status_code != 201]
+            assert lost.status_code == 409, lost.text  # being, or already, finished by the other
+            assert lost.json()["code"] == "invalid_book_state"
             assert deployment.rows(book_id) == 1
+            kept = server.client.get(f"/v1/books/{book_id}", headers=headers(user)).json()
+            assert kept["finished_by"] == ("user" if created[0] is responses[0] else "admin")
             assert deployment.images.staged(user, book_id) == []
             assert not deployment.has_book_in_progress(user)
             finished_ids.append(book_id)
@@ -494,7 +494,6 @@ def test_a_users_finish_racing_an_admins_keeps_the_book_once(
             view = server.client.get(f"/v1/books/{book_id}", headers=headers(user)).json()
             for url in image_urls(view):
                 fetch(server.client, url)
-    print(f"{both_finished} of {ROUNDS} rounds answered 201 to both finishes")
 
 
 # -- reconcile -------------------------------------------------------------------------------------

@@ -361,7 +361,7 @@ async def test_a_page_whose_server_was_killed_is_given_back_and_written_on_the_o
 
 # What A may log when it wakes with its page given up, whichever step it was at: the deadline
 # fired (then its release is refused by the fence), or its text arrived and the store refused it.
-REFUSALS = ("generation already released", "was given up before it")
+REFUSALS = ("generation already given back", "longer than its lease")
 
 
 async def test_a_late_write_from_a_frozen_server_is_refused_by_the_fence(
