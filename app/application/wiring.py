@@ -111,6 +111,7 @@ def build_use_cases(
             moderator=moderator,
             limits=limits,
             jobs=jobs,
+            clock=clock,
             ids=ids,
             lease=timings.lease,
             deadline=timings.deadline,

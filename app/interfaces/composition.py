@@ -16,6 +16,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
@@ -152,6 +154,11 @@ async def _redis_client(settings: Settings) -> Redis:
     # instead of failing at once, as the default pool does past 100.
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        # A pooled connection whose peer reset it (a failover, a proxy restart) fails once when
+        # next used; uvloop says so with a RuntimeError ("the handler is closed"), which redis-py
+        # does not count as a connection error. It is one: drop the connection and try again.
+        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
+        retry_on_error=[RuntimeError],
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,14 @@ from tests.api.conftest import (
     start,
     write,
 )
+from tests.integration.services import service_url
 from tests.unit.fakes import ScriptedPageWriter, ScriptedQuestionAsker, reached
 
 PAGES = "/v1/books/current/pages"
 FINISH = "/v1/books/current/finish"
 ADMIN_FINISH = "/v1/admin/users/alice/books/current/finish"
 KEY = '"8e03978e-40d5-43e8-bc93-6894a57f9324"'
+ASYNC = {"Prefer": "respond-async"}
 
 
 def keyed(key: str = KEY, user: str = "alice", *, admin: bool = False) -> dict[str, str]:
@@ -422,4 +425,37 @@ async def test_a_retry_whose_first_answer_was_never_kept_is_answered_from_the_bo
     assert again.status_code == 200
     assert [p["input"] for p in again.json()["pages"]] == ["a glowing map"]
     assert [p["input"] for p in (await current(client))["pages"]] == ["a glowing map"]
+    assert writer.script.calls == 1
+
+
+@pytest.mark.services
+async def test_a_retry_told_its_page_is_still_written_elsewhere_is_not_kept_as_the_answer(
+    make_client: ClientFactory,
+) -> None:
+    redis_url = service_url("LW_TEST_REDIS_URL")
+    user = f"idem-{uuid.uuid4().hex[:12]}"
+    writer = ScriptedPageWriter()
+    here = await make_client(Overrides(context_generator=writer), redis_url=redis_url)
+    elsewhere = await make_client(redis_url=redis_url)
+    await start(here, user)
+    gate = writer.script.hold()
+    accepted = await here.post(
+        PAGES, json={"input": "a glowing map"}, headers={**keyed(KEY, user), **ASYNC}
+    )
+    assert accepted.status_code == 202
+    await reached(writer.script.started)
+    # The answer was never kept (its server died): the same request, sent to another server.
+    idempotency = services_of(here).idempotency
+    assert isinstance(idempotency, RedisIdempotencyStore)
+    await idempotency._redis.delete(idempotency_key(user, KEY.strip('"')))
+
+    during = await page(elsewhere, "a glowing map", user=user)
+    assert_problem(during, 409, "idempotency_key_in_use")
+    gate.set()
+    await services_of(here).jobs.wait()
+    after = await page(elsewhere, "a glowing map", user=user)
+
+    assert after.status_code == 200, after.text
+    assert "idempotent-replayed" not in after.headers
+    assert [p["input"] for p in after.json()["pages"]] == ["a glowing map"]
     assert writer.script.calls == 1

@@ -9,6 +9,7 @@ import pytest
 
 from app.application.background import BackgroundJobs
 from app.application.errors import (
+    BookAlreadyInProgress,
     IdempotencyKeyInUse,
     ImageStorageUnavailable,
     StoreUnavailable,
@@ -17,7 +18,7 @@ from app.domain.book import Book, BookState
 from app.domain.errors import BeingFinished, InvalidBookState
 from app.domain.finished import FinishedBook, FinishedBy
 from app.domain.values import ChildInput, ImageStatus, Title
-from tests.unit.fakes import ALICE, World, reached
+from tests.unit.fakes import ALICE, World, make_spec, reached
 
 TITLE = Title("Momo and the Map")
 
@@ -205,3 +206,19 @@ async def test_the_recovery_loop_completes_a_finish_whose_process_died(world: Wo
     assert [row.id for row in world.finished.rows()] == [book.id]
     new = await world.started(page_count=1)  # the user can start again at once
     assert new.state is BookState.IN_PROGRESS
+
+
+async def test_a_keyed_retry_of_a_book_start_whose_answer_was_lost_gets_its_book(
+    world: World,
+) -> None:
+    first = await world.start_book().execute(ALICE, make_spec(3), request_id="key-1")
+    sheets = len(world.writer.sheets)
+
+    again = await world.start_book().execute(ALICE, make_spec(3), request_id="key-1")
+
+    assert again.id == first.id
+    assert len(world.writer.sheets) == sheets  # nothing generated again
+    with pytest.raises(BookAlreadyInProgress):
+        await world.start_book().execute(ALICE, make_spec(3), request_id="key-2")
+    with pytest.raises(BookAlreadyInProgress):
+        await world.start_book().execute(ALICE, make_spec(3))

@@ -36,6 +36,10 @@ def spec_texts(spec: BookSpec) -> list[str]:
 COVER_COST = GenerationCost(images=1)
 
 
+def start_change(request_id: str) -> str:
+    return f"start:{request_id}"
+
+
 class StartBook:
     """Create the user's book: check what the child typed, write the character sheet, then draw
     the cover and ask the opening questions at once, and store the book open."""
@@ -67,9 +71,16 @@ class StartBook:
         self._ids = ids
         self._lifetime = lifetime
 
-    async def execute(self, user_id: UserId, spec: BookSpec) -> Book:
+    async def execute(
+        self, user_id: UserId, spec: BookSpec, *, request_id: str | None = None
+    ) -> Book:
+        """`request_id` names the client's request: a retry of it whose answer was lost gets the
+        book it started, not a 409."""
         # Checked first so a second book costs no generation; `add` stays the race-free guard.
-        if await self._books.get(user_id) is not None:
+        existing = await self._books.get(user_id)
+        if existing is not None:
+            if request_id is not None and existing.has_change(start_change(request_id)):
+                return existing
             raise BookAlreadyInProgress(f"user {user_id} already has a book in progress")
         await self._limits.check(user_id, COVER_COST)
         await self._moderator.check(spec_texts(spec), spec.language)
@@ -96,6 +107,8 @@ class StartBook:
             )
         except InvalidValue as error:
             raise GenerationFailed(f"the character sheet is unusable: {error}") from None
+        if request_id is not None:
+            book.mark_change(start_change(request_id))
         await self._books.add(book)
         await count_spent(self._limits, user_id, COVER_COST)
         return book

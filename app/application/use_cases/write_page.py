@@ -24,6 +24,7 @@ from app.application.generated import next_page_questions
 from app.application.pictures import PAGE_PICTURE_COST, PictureAttempt, Pictures
 from app.application.ports import (
     BookInProgressRepository,
+    Clock,
     ContentModerator,
     ContextGenerator,
     GenerationCost,
@@ -86,11 +87,13 @@ class WritePage:
         moderator: ContentModerator,
         limits: GenerationLimits,
         jobs: BackgroundJobs,
+        clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
         deadline: timedelta | None = None,
     ) -> None:
         self._changes = changes
+        self._clock = clock
         self._books = books
         self._context_generator = context_generator
         self._question_generator = question_generator
@@ -117,7 +120,7 @@ class WritePage:
         if current is None:
             raise NoBookInProgress("there is no book in progress")
         if request_id is not None and (earlier := await self._earlier(current, request_id, wait)):
-            return earlier
+            return earlier  # a retry of a request whose answer was lost
         await self._limits.check(user_id, PAGE_COST)
         await self._moderator.check([child_input.value], current.spec.language)
         attempt_id = str(self._ids.new_id())
@@ -137,8 +140,8 @@ class WritePage:
         if book.page_written_by(request_id) is not None:
             return book
         generation = book.generation
-        if generation is None or generation.request_id != request_id:
-            return None
+        if generation is None or not book.generating_for(request_id, self._clock.now()):
+            return None  # nothing of it stored, or its lease passed: it is written again
         if not wait:
             return book
         running = self._jobs.running(page_job_name(generation.attempt_id))
@@ -154,7 +157,7 @@ class WritePage:
         try:
             async with within(self._deadline, "the page"):
                 draft = await self._text_then_questions(job.context, job.generation)
-            book = await self._store_text(job, draft)
+            await self._store_text(job, draft)
         except BaseException as error:
             await discard(drawing)  # a picture for a page that is not stored is paid for nothing
             await asyncio.shield(self._give_back(job, error))

@@ -82,7 +82,8 @@ async def _translated() -> AsyncIterator[None]:
 def _conflict_or_outage(error: WatchError, conflict: str) -> Exception:
     """redis-py also raises WatchError when the connection of a watched transaction broke: then
     nobody else changed the book, and whether the write landed is unknown (an outage)."""
-    broken = isinstance(error.__context__, RedisConnectionError | RedisTimeoutError | OSError)
+    lost = RedisConnectionError | RedisTimeoutError | OSError | RuntimeError  # see composition
+    broken = isinstance(error.__context__, lost)
     if broken or "occurred while watching" in str(error):
         return StoreUnavailable(f"the book store connection broke during a write: {error}")
     return VersionConflict(conflict)

@@ -234,17 +234,20 @@ class _Run:
 
     async def handle(self, handler: Handler, lock: timedelta, keep: timedelta) -> Response:
         renewing = asyncio.create_task(self._renew(lock))
+        try_again = False
         try:
             try:
                 response = await handler()
             except Exception as error:  # noqa: BLE001 - problem_for raises the unknown again
                 response = problem_for(error)
+                # "Still running" is not this request's answer: the work it waits for is.
+                try_again = isinstance(error, IdempotencyKeyInUse)
         except BaseException:
             await stop(renewing)
             await _finish(self._release())
             raise
         await stop(renewing)
-        if response.status_code >= 500 or response.status_code == 429:
+        if try_again or response.status_code >= 500 or response.status_code == 429:
             await _finish(self._release())
         else:
             await _finish(self._complete(response, keep))

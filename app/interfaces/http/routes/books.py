@@ -67,7 +67,7 @@ async def start_book(
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    _: ClientRequestId,
+    request_id: ClientRequestId,
 ) -> Response:
     spec = BookSpec(
         characters=tuple(Character(c.name, c.description) for c in body.characters),
@@ -76,7 +76,7 @@ async def start_book(
         reader_age=body.reader_age,
         setting=body.setting,
     )
-    book = await services.use_cases.start_book.execute(user, spec)
+    book = await services.use_cases.start_book.execute(user, spec, request_id=request_id)
     view = book_view(book, services.clock.now(), link)
     return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
 
