@@ -582,6 +582,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         for task in stream_tasks:
             task.cancel()
         await asyncio.gather(*stream_tasks, lag_task, return_exceptions=True)
+    if args.keep_log is not None and log_path.exists():
+        shutil.copy(log_path, args.keep_log)
     shutil.rmtree(data_dir, ignore_errors=True)
     report["wall_time_s"] = round(time.perf_counter() - began, 1)
     return report
@@ -794,6 +796,7 @@ def main() -> None:
     )
     parser.add_argument("--py-spy-bin", default=None, help="py-spy when it is not on the PATH")
     parser.add_argument("--json", type=Path, default=Path("bench/results/async_bench.json"))
+    parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = parser.parse_args()
     if args.timeout is None:
         args.timeout = 4 * args.latency + 60

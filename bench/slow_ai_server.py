@@ -233,7 +233,7 @@ def build_app(
             "cpu_s": round(time.process_time(), 3),
             "open_streams": request.app.state.stream_slots.open_streams,
             "listening_streams": services.events.listening_streams,
-            "running_jobs": services.jobs.running,
+            "running_jobs": services.jobs.count,
             "latency_s": latency.seconds,
         }
         if reset:

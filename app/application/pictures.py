@@ -88,21 +88,23 @@ class Pictures:
         attempt: PictureAttempt,
         drawing: asyncio.Task[Picture],
         cost: GenerationCost = PICTURE_COST,
+        known: Book | None = None,
     ) -> Settled:
-        """Wait for the picture and store the outcome on the book: the picture, or its failure."""
+        """Wait for the picture and store the outcome on the book: the picture, or its failure.
+        `known` is the caller's own copy of the book as it last stored it (saves a read)."""
         failure: Exception | None = None
         try:
             async with within(self._deadline, "the picture"):
                 picture: Picture | None = await drawing
         except asyncio.CancelledError:
             await discard(drawing)
-            await asyncio.shield(self._store(attempt, None))
+            await asyncio.shield(self._store(attempt, None, known))
             raise
         except Exception as error:  # noqa: BLE001 - any failure leaves the picture to retry
             await discard(drawing)
             log.warning("the picture of page %d failed: %s", attempt.page_number, error)
             picture, failure = None, error
-        book = await asyncio.shield(self._store(attempt, picture))
+        book = await asyncio.shield(self._store(attempt, picture, known))
         if book is not None and picture is not None:
             await count_spent(self._limits, attempt.user_id, cost)
         return Settled(book, failure)
@@ -116,7 +118,9 @@ class Pictures:
         await self._images.put(key, image)
         return Picture(key, image.usage)
 
-    async def _store(self, attempt: PictureAttempt, picture: Picture | None) -> Book | None:
+    async def _store(
+        self, attempt: PictureAttempt, picture: Picture | None, known: Book | None
+    ) -> Book | None:
         def drawn(book: Book, now: datetime) -> None:
             if picture is None:
                 book.fail_illustration(attempt.page_number, attempt.attempt_id, now)
@@ -131,6 +135,7 @@ class Pictures:
                 drawn,
                 change_id=f"{attempt.attempt_id}:picture",
                 book_id=attempt.book_id,
+                known=known,
             )
         except (DomainError, NoBookInProgress) as error:
             log.info("the picture of page %d was given up: %s", attempt.page_number, error)

@@ -157,13 +157,13 @@ class WritePage:
         try:
             async with within(self._deadline, "the page"):
                 draft = await self._text_then_questions(job.context, job.generation)
-            await self._store_text(job, draft)
+            book = await self._store_text(job, draft)  # the job's own copy from here on
         except BaseException as error:
             await discard(drawing)  # a picture for a page that is not stored is paid for nothing
             await asyncio.shield(self._give_back(job, error))
             raise
         await count_spent(self._limits, job.user_id, GenerationCost(pages=1))
-        settled = await self._pictures.settle(job.picture, drawing, PAGE_PICTURE_COST)
+        settled = await self._pictures.settle(job.picture, drawing, PAGE_PICTURE_COST, book)
         if settled.book is not None:
             return settled.book
         # The picture's attempt no longer held the page: its lease passed, or the book is gone.

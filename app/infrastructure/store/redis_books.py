@@ -1,6 +1,7 @@
 """BookInProgressRepository on Redis: one JSON document per user, created with SET NX and
-changed only by compare-and-set on its version (WATCH/MULTI), so a double tap can never lose
-or duplicate a page. Runs unchanged on a real Redis or on an in-process fakeredis server."""
+changed only by compare-and-set on its id and version (one Lua script that also writes the lease
+entry and the events), so a double tap can never lose or duplicate a page. Runs unchanged on a
+real Redis or on an in-process fakeredis server (with lupa for its Lua)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from importlib import resources
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.typing import EncodableT, FieldT
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
 from app.application.ports import BookInProgressRepository, FinishedRecord
@@ -50,21 +50,17 @@ def events_key(user_id: UserId) -> str:
     return f"{EVENTS_PREFIX}{user_id}"
 
 
-def _is_same(raw: bytes | str | None, book: Book, version: int) -> bool:
-    """The stored document is this very book (a new one can reach the same version) at `version`."""
-    if raw is None:
-        return False
-    stored = codec.loads(raw)
-    return stored.id == book.id and stored.version == version
-
-
 def _expiry_ms(book: Book) -> int:
     return math.ceil(book.expires_at.timestamp() * 1000)
 
 
-def _event_fields(event: BookEvent) -> dict[FieldT, EncodableT]:
+def _event_fields(event: BookEvent) -> tuple[str, str]:
     data = {"book_id": str(event.book_id), "version": event.version, **event.data}
-    return {"name": event.name.value, "data": json.dumps(data, ensure_ascii=False)}
+    return event.name.value, json.dumps(data, ensure_ascii=False)
+
+
+def _script(name: str) -> str:
+    return resources.files("app.infrastructure.store").joinpath("scripts", name).read_text()
 
 
 @asynccontextmanager
@@ -73,20 +69,8 @@ async def _translated() -> AsyncIterator[None]:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as error:
         raise StoreUnavailable(f"the book store is unreachable: {type(error).__name__}") from error
-    except WatchError:
-        raise
     except RedisError as error:
         raise StoreUnavailable(f"the book store failed: {type(error).__name__}") from error
-
-
-def _conflict_or_outage(error: WatchError, conflict: str) -> Exception:
-    """redis-py also raises WatchError when the connection of a watched transaction broke: then
-    nobody else changed the book, and whether the write landed is unknown (an outage)."""
-    lost = RedisConnectionError | RedisTimeoutError | OSError | RuntimeError  # see composition
-    broken = isinstance(error.__context__, lost)
-    if broken or "occurred while watching" in str(error):
-        return StoreUnavailable(f"the book store connection broke during a write: {error}")
-    return VersionConflict(conflict)
 
 
 class RedisBookStore(BookInProgressRepository):
@@ -103,6 +87,10 @@ class RedisBookStore(BookInProgressRepository):
         self._redis = client
         self._events_kept = events_kept
         self._finished_ms = math.ceil(finished_kept.total_seconds() * 1000)
+        # One script each (EVALSHA): the whole compare-and-set is one round trip, and holds a
+        # pooled connection for no longer than that.
+        self._update = client.register_script(_script("update_book.lua"))
+        self._remove = client.register_script(_script("remove_book.lua"))
 
     async def get(self, user_id: UserId) -> Book | None:
         async with _translated():
@@ -118,36 +106,27 @@ class RedisBookStore(BookInProgressRepository):
             raise BookAlreadyInProgress(f"user {book.user_id} already has a book in progress")
 
     async def update(self, book: Book, expected_version: int) -> None:
-        key = book_key(book.user_id)
-        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                if not _is_same(await pipe.get(key), book, expected_version):
-                    raise VersionConflict("the book changed since it was read")
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, codec.dumps(book), pxat=_expiry_ms(book))
-                self._index_leases(pipe, book)
-                self._append_events(pipe, book)
-                await pipe.execute()
-            except WatchError as error:
-                raise _conflict_or_outage(error, "the book changed while it was written") from None
-        book.events_stored()
-
-    def _index_leases(self, pipe: Pipeline, book: Book) -> None:
+        user = book.user_id
         passes_at = book.expiring_attempts_at
-        if passes_at is None:
-            pipe.zrem(LEASES_KEY, book.user_id.value)
-        else:
-            pipe.zadd(LEASES_KEY, {book.user_id.value: passes_at.timestamp() * 1000})
-
-    def _append_events(self, pipe: Pipeline, book: Book) -> None:
-        if not book.pending_events:
-            return
-        stream = events_key(book.user_id)
-        for event in book.pending_events:
-            pipe.xadd(stream, _event_fields(event), maxlen=self._events_kept, approximate=False)
-        pipe.pexpireat(stream, _expiry_ms(book))
-        pipe.publish(EVENTS_CHANNEL, book.user_id.value)
+        events = [part for e in book.pending_events for part in _event_fields(e)]
+        async with _translated():
+            stored = await self._update(
+                keys=[book_key(user), LEASES_KEY, events_key(user)],
+                args=[
+                    str(book.id),
+                    expected_version,
+                    codec.dumps(book),
+                    _expiry_ms(book),
+                    "" if passes_at is None else repr(passes_at.timestamp() * 1000),
+                    user.value,
+                    self._events_kept,
+                    EVENTS_CHANNEL,
+                    *events,
+                ],
+            )
+        if not stored:
+            raise VersionConflict("the book changed since it was read")
+        book.events_stored()
 
     async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
         async with _translated():
@@ -166,21 +145,19 @@ class RedisBookStore(BookInProgressRepository):
     async def remove(
         self, book: Book, expected_version: int, finished: FinishedRecord | None = None
     ) -> None:
-        key = book_key(book.user_id)
-        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                if not _is_same(await pipe.get(key), book, expected_version):
-                    raise VersionConflict("the book changed since it was read")
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.delete(key)
-                pipe.zrem(LEASES_KEY, book.user_id.value)
-                if finished is not None:
-                    record = {"book_id": str(finished.book_id), "request_id": finished.request_id}
-                    pipe.set(finished_key(book.user_id), json.dumps(record), px=self._finished_ms)
-                await pipe.execute()
-            except WatchError as error:
-                raise _conflict_or_outage(error, "the book changed while it was removed") from None
+        user = book.user_id
+        record = (
+            ""
+            if finished is None
+            else json.dumps({"book_id": str(finished.book_id), "request_id": finished.request_id})
+        )
+        async with _translated():
+            removed = await self._remove(
+                keys=[book_key(user), LEASES_KEY, finished_key(user)],
+                args=[str(book.id), expected_version, user.value, record, self._finished_ms],
+            )
+        if not removed:
+            raise VersionConflict("the book changed since it was read")
 
     async def last_finished(self, user_id: UserId) -> FinishedRecord | None:
         async with _translated():

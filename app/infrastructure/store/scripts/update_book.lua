@@ -1,0 +1,24 @@
+-- Store a book only if the stored one is the same book at the expected version, with its lease
+-- entry and its events, in one atomic step.
+-- KEYS: 1 the book, 2 the lease index, 3 the user's event stream
+-- ARGV: 1 book id, 2 expected version, 3 the new document, 4 expiry (ms since the epoch),
+--       5 when the earliest lease passes (ms; '' for none), 6 user id, 7 events kept,
+--       8 the doorbell channel, then a name and a JSON data for each event
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local stored = cjson.decode(raw)
+if stored.id ~= ARGV[1] or tostring(stored.version) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[4])
+if ARGV[5] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[6])
+else
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+end
+if #ARGV > 8 then
+  for i = 9, #ARGV, 2 do
+    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[7], '*', 'name', ARGV[i], 'data', ARGV[i + 1])
+  end
+  redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+  redis.call('PUBLISH', ARGV[8], ARGV[6])
+end
+return 1
