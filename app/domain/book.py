@@ -247,7 +247,13 @@ class Book:
         """The picture of a page stored text-first is drawn."""
         page = self._drawing_page(page_number, attempt_id, now)
         was_finishable = self._finishable(now)
-        drawn = replace(page, image_key=image_key, image_attempt=None)
+        assert page.image_attempt is not None  # checked by _drawing_page
+        drawn = replace(
+            page,
+            image_key=image_key,
+            image_attempt=None,
+            picture_request_id=page.image_attempt.request_id or page.picture_request_id,
+        )
         self.pages[page_number - 1] = drawn
         self.usage = self.usage + usage
         self._changed(now)
@@ -419,6 +425,14 @@ class Book:
     def page_written_by(self, request_id: str) -> Page | None:
         """The page that the client request `request_id` wrote, if it was stored."""
         return next((p for p in self.pages if p.request_id == request_id), None)
+
+    def picture_asked_by(self, page_number: int, request_id: str, now: datetime) -> bool:
+        """True when the client request `request_id` drew the page's picture, or draws it now."""
+        page = self._page(page_number)
+        attempt = page.image_attempt
+        if attempt is not None and not attempt.lease_passed(now):
+            return attempt.request_id == request_id
+        return page.image_key is not None and page.picture_request_id == request_id
 
     def generating_for(self, request_id: str, now: datetime) -> bool:
         """True while the client request `request_id` holds the book's generation."""

@@ -177,9 +177,10 @@ class Page:
     text: str
     image_key: str | None
     image_attempt: ImageAttempt | None = None
-    # The client request that wrote the page (its idempotency key), so that a retry of it finds
-    # the page written instead of writing it twice.
+    # The client requests that wrote the page and that last drew its picture (their idempotency
+    # keys), so that a retry of either finds its work done instead of doing it twice.
     request_id: str | None = None
+    picture_request_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1:

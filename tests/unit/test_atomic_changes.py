@@ -222,3 +222,21 @@ async def test_a_keyed_retry_of_a_book_start_whose_answer_was_lost_gets_its_book
         await world.start_book().execute(ALICE, make_spec(3), request_id="key-2")
     with pytest.raises(BookAlreadyInProgress):
         await world.start_book().execute(ALICE, make_spec(3))
+
+
+async def test_a_keyed_retry_of_a_redraw_whose_answer_was_lost_gets_its_picture(
+    world: World,
+) -> None:
+    await world.started(page_count=3)
+    world.illustrator.script.fail_next()
+    await world.write("a map")
+    drawn = await world.redraw_picture().execute(ALICE, 1, request_id="key-1")
+    calls = world.illustrator.script.calls
+
+    again = await world.redraw_picture().execute(ALICE, 1, request_id="key-1")
+
+    assert again.pages[0].image_status is ImageStatus.READY
+    assert again.pages[0].image_key == drawn.pages[0].image_key
+    assert world.illustrator.script.calls == calls  # not drawn again
+    with pytest.raises(InvalidBookState):  # another request: there is nothing to draw
+        await world.redraw_picture().execute(ALICE, 1, request_id="key-2")

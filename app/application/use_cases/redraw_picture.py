@@ -6,7 +6,12 @@ from datetime import datetime, timedelta
 
 from app.application.background import BackgroundJobs, awaited
 from app.application.book_changes import BookChanges
-from app.application.errors import DependencyUnavailable, GenerationFailed, NoBookInProgress
+from app.application.errors import (
+    DependencyUnavailable,
+    GenerationFailed,
+    IdempotencyKeyInUse,
+    NoBookInProgress,
+)
 from app.application.pictures import PICTURE_COST, PictureAttempt, Pictures
 from app.application.ports import (
     BookInProgressRepository,
@@ -16,6 +21,12 @@ from app.application.ports import (
 )
 from app.domain.book import Book
 from app.domain.values import ImageStatus, UserId
+
+_IN_USE_RETRY_AFTER = 5
+
+
+def picture_job_name(attempt_id: str) -> str:
+    return f"picture:{attempt_id}"
 
 
 class RedrawPicture:
@@ -50,7 +61,10 @@ class RedrawPicture:
         current = await self._books.get(user_id)
         if current is None:
             raise NoBookInProgress("there is no book in progress")
-        current.check_illustration_needed(page_number, self._clock.now())  # refused for free
+        now = self._clock.now()
+        if request_id is not None and current.picture_asked_by(page_number, request_id, now):
+            return await self._earlier(current, page_number, wait)  # its answer was lost
+        current.check_illustration_needed(page_number, now)  # refused for free
         await self._limits.check(user_id, PICTURE_COST)
         attempt_id = str(self._ids.new_id())
 
@@ -60,8 +74,21 @@ class RedrawPicture:
         book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
         page = book.pages[page_number - 1]
         attempt = PictureAttempt(user_id, book.id, page_number, attempt_id, page.input)
-        task = self._jobs.spawn(self._draw(book, attempt), name=f"picture:{attempt_id}")
+        task = self._jobs.spawn(self._draw(book, attempt), name=picture_job_name(attempt_id))
         return await awaited(task) if wait else book
+
+    async def _earlier(self, book: Book, page_number: int, wait: bool) -> Book:
+        """The answer to a request made before: its picture drawn, or still being drawn."""
+        attempt = book.pages[page_number - 1].image_attempt
+        if attempt is None or not wait:
+            return book
+        running = self._jobs.running(picture_job_name(attempt.attempt_id))
+        if running is None:
+            raise IdempotencyKeyInUse(
+                "This picture is still being drawn; try again shortly.", _IN_USE_RETRY_AFTER
+            )
+        drawn: Book = await awaited(running)
+        return drawn
 
     async def _draw(self, claimed: Book, attempt: PictureAttempt) -> Book:
         drawing = self._pictures.start(claimed.story_context(), attempt)

@@ -84,6 +84,8 @@ def _page_doc(page: Page) -> dict[str, Any]:
     }
     if page.request_id is not None:
         doc["request_id"] = page.request_id
+    if page.picture_request_id is not None:
+        doc["picture_request_id"] = page.picture_request_id
     if page.image_attempt is not None:
         doc["image_attempt"] = {
             "attempt_id": page.image_attempt.attempt_id,
@@ -134,6 +136,7 @@ def _page(doc: dict[str, Any]) -> Page:
             attempt.get("request_id"),
         ),
         request_id=doc.get("request_id"),
+        picture_request_id=doc.get("picture_request_id"),
     )
 
 
