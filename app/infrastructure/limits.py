@@ -7,11 +7,11 @@ Storage:
   `lw:limits`, through limits' async RedisStorage on its redis-py bridge. It runs on the
   connection pool of the service's own Redis client, so it reaches the same server with the same
   timeouts and the composition root closes that pool; the callback returned here closes nothing.
-- Embedded (no LW_REDIS_URL) the counters live in limits' in-process MemoryStorage. The embedded
-  fakeredis server cannot carry them: limits' Redis storage runs every count through Lua scripts
-  (EVALSHA), which fakeredis only serves when `lupa` is installed, and it is not. Unlike the books
-  in progress these counters are not snapshotted, so a restart of an embedded service starts
-  every window afresh; embedded mode is one machine, where that is acceptable.
+- Embedded (no LW_REDIS_URL) the counters live in limits' in-process MemoryStorage: the embedded
+  fakeredis (which runs Lua through `lupa`) could carry them, but it lives in the same process and
+  its snapshot keeps books and idempotency responses, not counters, so it would only be slower.
+  A restart of an embedded service starts every window afresh; embedded mode is one machine,
+  where that is acceptable.
 
 A check and the record that follows it are two steps, not one atomic one: generations that run
 at the same moment for the same user can each pass the check and together overshoot a limit by

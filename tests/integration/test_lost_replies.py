@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.application.book_changes import BookChanges, Change
 from app.application.errors import StoreUnavailable
@@ -118,3 +120,21 @@ async def test_a_removal_whose_reply_is_lost_is_answered_as_removed(
     assert removed and fault.fired == 1
     assert await direct.get(book.user_id) is None
     assert await direct.last_finished(book.user_id) == record
+
+
+async def test_a_new_book_whose_reply_was_lost_and_that_was_sent_again_is_stored(
+    proxy: FaultProxy, direct: RedisBookStore
+) -> None:
+    # redis-py sends a command again after a connection error, as the service's client does.
+    client = Redis.from_url(
+        proxy.url, socket_timeout=0.5, retry=Retry(NoBackoff(), 2), retry_on_error=[RuntimeError]
+    )
+    book = new_book()
+    fault = proxy.arm(Fault(command("SET"), Action.DROP_REPLY_AND_RESET))
+    try:
+        await RedisBookStore(client=client).add(book)
+    finally:
+        await client.aclose()
+    assert fault.fired == 1
+    kept = await direct.get(book.user_id)
+    assert kept is not None and kept.id == book.id

@@ -98,12 +98,12 @@ class RedisBookStore(BookInProgressRepository):
         return None if raw is None else codec.loads(raw)
 
     async def add(self, book: Book) -> None:
+        key = book_key(book.user_id)
         async with _translated():
-            created = await self._redis.set(
-                book_key(book.user_id), codec.dumps(book), nx=True, pxat=_expiry_ms(book)
-            )
-        if not created:
-            raise BookAlreadyInProgress(f"user {book.user_id} already has a book in progress")
+            created = await self._redis.set(key, codec.dumps(book), nx=True, pxat=_expiry_ms(book))
+            # A SET whose reply was lost and that the client sent again finds its own book.
+            if not created and (await self.get(book.user_id) or book).id != book.id:
+                raise BookAlreadyInProgress(f"user {book.user_id} already has a book in progress")
 
     async def update(self, book: Book, expected_version: int) -> None:
         user = book.user_id
