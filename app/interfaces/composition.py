@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
@@ -157,7 +158,11 @@ async def _redis_client(settings: Settings) -> Redis:
         # A pooled connection whose peer reset it (a failover, a proxy restart) fails once when
         # next used; uvloop says so with a RuntimeError ("the handler is closed"), which redis-py
         # does not count as a connection error. It is one: drop the connection and try again.
-        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
+        # Not on a timeout: a Redis that does not answer would only make each request wait
+        # three timeouts instead of one.
+        retry=Retry(
+            ExponentialBackoff(cap=0.25, base=0.02), 2, supported_errors=(RedisConnectionError,)
+        ),
         retry_on_error=[RuntimeError],
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_timeout_seconds,

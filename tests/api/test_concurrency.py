@@ -11,6 +11,7 @@ from app.application.ports.generation import IllustrationKind
 from app.infrastructure.generation.offline import PillowIllustrator
 from app.interfaces.composition import Overrides
 from tests.api.conftest import ClientFactory, assert_problem, auth, start, write
+from tests.unit.fakes import ScriptedPageWriter, reached
 
 
 class GatedIllustrator(Illustrator):
@@ -47,11 +48,12 @@ async def test_concurrent_page_requests_never_lose_or_duplicate_a_page(
 async def test_a_write_while_generating_is_409_and_the_first_completes(
     make_client: ClientFactory,
 ) -> None:
-    illustrator = GatedIllustrator()
-    client = await make_client(Overrides(illustrator=illustrator))
+    writer = ScriptedPageWriter()  # held while writing the text: the book is `generating`
+    client = await make_client(Overrides(context_generator=writer))
     await start(client)
+    gate = writer.script.hold()
     first = asyncio.create_task(write(client, "the first idea"))
-    await asyncio.wait_for(illustrator.waiting.wait(), 5)
+    await reached(writer.script.started)
 
     during = (await client.get("/v1/books/current", headers=auth())).json()
     assert during["state"] == "generating" and during["questions"]
@@ -59,7 +61,7 @@ async def test_a_write_while_generating_is_409_and_the_first_completes(
     finish = await client.post("/v1/books/current/finish", json={"title": "T"}, headers=auth())
     assert_problem(finish, 409, "invalid_book_state")
 
-    illustrator.gate.set()
+    gate.set()
     response = await asyncio.wait_for(first, 10)
     assert response.status_code == 200
     pages = response.json()["pages"]
