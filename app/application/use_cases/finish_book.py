@@ -121,7 +121,8 @@ class FinishBook:
         def still_claimed(current: Book, now: datetime) -> None:
             held = current.finish_claim
             if held is None or held.claim_id != claim.claim_id:
-                raise InvalidBookState("the book changed under a finish")  # a bug, never a race
+                # A claim is never replaced or given up: this is a bug (a 500), never a race.
+                raise RuntimeError("the book's finish claim changed under its finish")
 
         await self._changes.remove(
             book.user_id,
