@@ -31,7 +31,7 @@ from app.interfaces.composition import Overrides
 from app.interfaces.http.app import create_app
 
 
-class InstantWriter(ContextGenerator):
+class InstantContextGenerator(ContextGenerator):
     async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
         return CharacterSheet("Momo: a rabbit")
 
@@ -39,7 +39,7 @@ class InstantWriter(ContextGenerator):
         return PageText(f"Then {child_input}.")
 
 
-class InstantAsker(QuestionGenerator):
+class InstantQuestionGenerator(QuestionGenerator):
     async def create(self, context: StoryContext) -> Suggestions:
         return Suggestions(("What happens next?",))
 
@@ -59,8 +59,8 @@ def main() -> None:
         PillowIllustrator().draw(IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1))
     )
     overrides = Overrides(
-        context_generator=InstantWriter(),
-        question_generator=InstantAsker(),
+        context_generator=InstantContextGenerator(),
+        question_generator=InstantQuestionGenerator(),
         illustrator=InstantIllustrator(picture),
     )
     app = create_app(Settings(), overrides)

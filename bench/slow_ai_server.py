@@ -1,7 +1,7 @@
 """`littlewriter serve` whose AI answers slowly: the offline generators behind a fixed latency.
 
-The writer, the question asker and the illustrator are the real offline ones (the Pillow
-illustrator draws every picture), each call preceded by `await asyncio.sleep(latency)`: an AI
+The context generator, the question generator and the illustrator are the real offline ones (the
+Pillow illustrator draws every picture), each call preceded by `await asyncio.sleep(latency)`: an AI
 provider's round trip, during which the process only waits. The moderator is the offline one
 (instant). Everything else is the real service on the configured backends (LW_* environment).
 
@@ -45,9 +45,9 @@ from app.application.ports import (
 from app.application.ports.generation import IllustrationKind
 from app.domain.values import BookSpec, Character, StoryContext
 from app.infrastructure.generation.offline import (
+    OfflineContextGenerator,
     OfflineModerator,
-    OfflinePageWriter,
-    OfflineQuestionAsker,
+    OfflineQuestionGenerator,
     PillowIllustrator,
 )
 from app.infrastructure.settings import Settings
@@ -68,10 +68,10 @@ class Latency:
             await asyncio.sleep(self.seconds)
 
 
-class SlowWriter(ContextGenerator):
+class SlowContextGenerator(ContextGenerator):
     def __init__(self, latency: Latency) -> None:
         self._latency = latency
-        self._inner = OfflinePageWriter()
+        self._inner = OfflineContextGenerator()
 
     async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
         await self._latency.wait()
@@ -82,10 +82,10 @@ class SlowWriter(ContextGenerator):
         return await self._inner.create(context, child_input)
 
 
-class SlowAsker(QuestionGenerator):
+class SlowQuestionGenerator(QuestionGenerator):
     def __init__(self, latency: Latency) -> None:
         self._latency = latency
-        self._inner = OfflineQuestionAsker()
+        self._inner = OfflineQuestionGenerator()
 
     async def create(self, context: StoryContext) -> Suggestions:
         await self._latency.wait()
@@ -196,8 +196,8 @@ def build_app(
     settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
 ) -> FastAPI:
     overrides = Overrides(
-        context_generator=SlowWriter(latency),
-        question_generator=SlowAsker(latency),
+        context_generator=SlowContextGenerator(latency),
+        question_generator=SlowQuestionGenerator(latency),
         illustrator=SlowIllustrator(latency, cached),
         moderator=OfflineModerator(),
     )

@@ -43,17 +43,17 @@ from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
 from app.infrastructure.database.repository import SqlFinishedBookRepository
 from app.infrastructure.generation.offline import (
+    OfflineContextGenerator,
     OfflineModerator,
-    OfflinePageWriter,
-    OfflineQuestionAsker,
+    OfflineQuestionGenerator,
     PillowIllustrator,
 )
 from app.infrastructure.generation.openai import (
     OpenAIConfig,
+    OpenAIContextGenerator,
     OpenAIIllustrator,
     OpenAIModerator,
-    OpenAIPageWriter,
-    OpenAIQuestionAsker,
+    OpenAIQuestionGenerator,
     build_openai_client,
 )
 from app.infrastructure.images.local import LocalImageStorage
@@ -209,7 +209,10 @@ async def _generators(settings: Settings, stack: contextlib.AsyncExitStack) -> G
     """OpenAI (or any OpenAI-compatible server) with a key; the offline generators without."""
     if settings.openai_api_key is None:
         return Generators(
-            OfflinePageWriter(), OfflineQuestionAsker(), PillowIllustrator(), OfflineModerator()
+            OfflineContextGenerator(),
+            OfflineQuestionGenerator(),
+            PillowIllustrator(),
+            OfflineModerator(),
         )
     client = build_openai_client(
         settings.openai_api_key.get_secret_value(),
@@ -229,8 +232,8 @@ async def _generators(settings: Settings, stack: contextlib.AsyncExitStack) -> G
     )
     moderator = OpenAIModerator(client, config)
     return Generators(
-        OpenAIPageWriter(client, config, moderator),
-        OpenAIQuestionAsker(client, config),
+        OpenAIContextGenerator(client, config, moderator),
+        OpenAIQuestionGenerator(client, config),
         OpenAIIllustrator(client, config) if settings.openai_images else PillowIllustrator(),
         moderator,
     )

@@ -11,7 +11,7 @@ from app.application.ports.generation import IllustrationKind
 from app.infrastructure.generation.offline import PillowIllustrator
 from app.interfaces.composition import Overrides
 from tests.api.conftest import ClientFactory, assert_problem, auth, start, write
-from tests.unit.fakes import ScriptedPageWriter, reached
+from tests.unit.fakes import ScriptedContextGenerator, reached
 
 
 class GatedIllustrator(Illustrator):
@@ -48,7 +48,7 @@ async def test_concurrent_page_requests_never_lose_or_duplicate_a_page(
 async def test_a_write_while_generating_is_409_and_the_first_completes(
     make_client: ClientFactory,
 ) -> None:
-    writer = ScriptedPageWriter()  # held while writing the text: the book is `generating`
+    writer = ScriptedContextGenerator()  # held while writing the text: the book is `generating`
     client = await make_client(Overrides(context_generator=writer))
     await start(client)
     gate = writer.script.hold()

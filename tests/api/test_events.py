@@ -14,15 +14,15 @@ from app.application.errors import GenerationFailed
 from app.interfaces.composition import Overrides
 from tests.api.conftest import BOOK, assert_problem, auth, settings_for
 from tests.sse import open_events, serving
-from tests.unit.fakes import ScriptedIllustrator, ScriptedPageWriter
+from tests.unit.fakes import ScriptedContextGenerator, ScriptedIllustrator
 
 ASYNC = {"Prefer": "respond-async"}
 PAGE_EVENTS = ["page_text", "questions", "image_ready", "page_done"]
 
 
 @pytest.fixture
-async def scripts() -> tuple[ScriptedPageWriter, ScriptedIllustrator]:
-    return ScriptedPageWriter(), ScriptedIllustrator()
+async def scripts() -> tuple[ScriptedContextGenerator, ScriptedIllustrator]:
+    return ScriptedContextGenerator(), ScriptedIllustrator()
 
 
 async def _client(
@@ -43,7 +43,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def scripted_client(
-    tmp_path: Path, scripts: tuple[ScriptedPageWriter, ScriptedIllustrator]
+    tmp_path: Path, scripts: tuple[ScriptedContextGenerator, ScriptedIllustrator]
 ) -> AsyncIterator[httpx.AsyncClient]:
     writer, illustrator = scripts
     async for c in _client(tmp_path, Overrides(context_generator=writer, illustrator=illustrator)):
@@ -85,7 +85,8 @@ async def test_a_page_written_at_once_is_announced_in_order(client: httpx.AsyncC
 
 
 async def test_an_async_page_answers_202_at_once_then_text_first(
-    scripted_client: httpx.AsyncClient, scripts: tuple[ScriptedPageWriter, ScriptedIllustrator]
+    scripted_client: httpx.AsyncClient,
+    scripts: tuple[ScriptedContextGenerator, ScriptedIllustrator],
 ) -> None:
     _, illustrator = scripts
     await start(scripted_client)
@@ -108,7 +109,8 @@ async def test_an_async_page_answers_202_at_once_then_text_first(
 
 
 async def test_a_failed_picture_is_drawn_again_and_then_the_book_finishes(
-    scripted_client: httpx.AsyncClient, scripts: tuple[ScriptedPageWriter, ScriptedIllustrator]
+    scripted_client: httpx.AsyncClient,
+    scripts: tuple[ScriptedContextGenerator, ScriptedIllustrator],
 ) -> None:
     _, illustrator = scripts
     await start(scripted_client, pages=1)
@@ -154,7 +156,8 @@ async def test_redrawing_a_ready_picture_or_a_missing_page_is_refused(
 
 
 async def test_an_async_text_failure_gives_the_book_back(
-    scripted_client: httpx.AsyncClient, scripts: tuple[ScriptedPageWriter, ScriptedIllustrator]
+    scripted_client: httpx.AsyncClient,
+    scripts: tuple[ScriptedContextGenerator, ScriptedIllustrator],
 ) -> None:
     writer, _ = scripts
     await start(scripted_client)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from app.application.errors import GenerationFailed
 from app.application.ports import PageText
 from app.domain.values import StoryContext
-from app.infrastructure.generation.offline import OfflinePageWriter
+from app.infrastructure.generation.offline import OfflineContextGenerator
 from app.interfaces.composition import Overrides
 from tests.api.conftest import ClientFactory, assert_problem, auth, start, write
 
 
-class FlakyWriter(OfflinePageWriter):
+class FlakyContextGenerator(OfflineContextGenerator):
     """Fails the first `failures` pages (with `error`), then writes like the offline writer."""
 
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures = failures
         self.error = error
-        self.inner = OfflinePageWriter()
+        self.inner = OfflineContextGenerator()
 
     async def create(self, context: StoryContext, child_input: str) -> PageText:
         if self.failures > 0:
@@ -30,7 +30,7 @@ async def test_a_failed_generation_is_502_and_the_same_request_can_be_retried(
 ) -> None:
     secret = "vendor said: quota exceeded for org-123"
     client = await make_client(
-        Overrides(context_generator=FlakyWriter(1, GenerationFailed(secret)))
+        Overrides(context_generator=FlakyContextGenerator(1, GenerationFailed(secret)))
     )
     before = await start(client)
     response = await write(client, "a glowing map")
@@ -46,7 +46,7 @@ async def test_a_failed_generation_is_502_and_the_same_request_can_be_retried(
 async def test_an_unexpected_error_is_a_500_without_internals_and_releases_the_book(
     make_client: ClientFactory,
 ) -> None:
-    writer = FlakyWriter(1, RuntimeError("Traceback: secret internals at 0xdeadbeef"))
+    writer = FlakyContextGenerator(1, RuntimeError("Traceback: secret internals at 0xdeadbeef"))
     client = await make_client(Overrides(context_generator=writer), raise_app_exceptions=False)
     await start(client)
     problem = assert_problem(await write(client, "an idea"), 500, "internal_error")

@@ -27,7 +27,7 @@ from tests.api.conftest import (
     write,
 )
 from tests.integration.services import service_url
-from tests.unit.fakes import ScriptedPageWriter, ScriptedQuestionAsker, reached
+from tests.unit.fakes import ScriptedContextGenerator, ScriptedQuestionGenerator, reached
 
 PAGES = "/v1/books/current/pages"
 FINISH = "/v1/books/current/finish"
@@ -63,17 +63,17 @@ def assert_replay(first: httpx.Response, again: httpx.Response) -> None:
 
 
 @pytest.fixture
-def writer() -> ScriptedPageWriter:
-    return ScriptedPageWriter()
+def writer() -> ScriptedContextGenerator:
+    return ScriptedContextGenerator()
 
 
 @pytest.fixture
-async def client(make_client: ClientFactory, writer: ScriptedPageWriter) -> httpx.AsyncClient:
+async def client(make_client: ClientFactory, writer: ScriptedContextGenerator) -> httpx.AsyncClient:
     return await make_client(Overrides(context_generator=writer))
 
 
 async def test_a_repeated_start_replays_the_first_response_and_starts_one_book(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     first = await client.post("/v1/books", json=BOOK, headers=keyed())
     assert first.status_code == 201 and first.headers["location"] == "/v1/books/current"
@@ -84,7 +84,7 @@ async def test_a_repeated_start_replays_the_first_response_and_starts_one_book(
 
 
 async def test_a_repeated_page_replays_the_first_response_and_writes_one_page(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     first = await page(client, "a glowing map")
@@ -142,7 +142,7 @@ async def test_the_quoted_and_the_bare_key_are_the_same_key(client: httpx.AsyncC
 
 
 async def test_a_key_reused_with_another_body_or_route_is_422_and_runs_nothing(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     assert (await page(client, "a glowing map")).status_code == 200
@@ -154,7 +154,7 @@ async def test_a_key_reused_with_another_body_or_route_is_422_and_runs_nothing(
 
 
 async def test_a_repeat_while_the_first_runs_is_409_with_retry_after(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     gate = writer.script.hold()
@@ -195,7 +195,7 @@ async def test_a_repeat_while_the_first_runs_is_409_with_retry_after(
     ],
 )
 async def test_a_malformed_key_is_400_and_changes_nothing(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter, value: str
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator, value: str
 ) -> None:
     await start(client)
     assert_problem(await page(client, "a glowing map", key=value), 400, "bad_request")
@@ -231,7 +231,9 @@ async def test_any_visible_ascii_key_of_1_to_255_characters_is_accepted(
     assert_replay(first, await client.post("/v1/books", json=BOOK, headers=keyed(value)))
 
 
-async def test_keys_are_per_caller(client: httpx.AsyncClient, writer: ScriptedPageWriter) -> None:
+async def test_keys_are_per_caller(
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
+) -> None:
     alice = await client.post("/v1/books", json=BOOK, headers=keyed(user="alice"))
     bob = await client.post("/v1/books", json=BOOK, headers=keyed(user="bob"))
     assert alice.status_code == bob.status_code == 201
@@ -241,7 +243,7 @@ async def test_keys_are_per_caller(client: httpx.AsyncClient, writer: ScriptedPa
 
 
 async def test_a_failed_generation_is_not_kept_and_the_retry_runs_again(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     writer.script.fail_next(GenerationFailed("the model is down"))
@@ -254,7 +256,7 @@ async def test_a_failed_generation_is_not_kept_and_the_retry_runs_again(
 
 
 async def test_an_unexpected_error_frees_the_key(make_client: ClientFactory) -> None:
-    writer = ScriptedPageWriter()
+    writer = ScriptedContextGenerator()
     client = await make_client(Overrides(context_generator=writer), raise_app_exceptions=False)
     await start(client)
     writer.script.fail_next(RuntimeError("a bug"))
@@ -265,7 +267,7 @@ async def test_an_unexpected_error_frees_the_key(make_client: ClientFactory) -> 
 
 
 async def test_a_cancelled_request_frees_the_key(make_client: ClientFactory) -> None:
-    asker = ScriptedQuestionAsker()
+    asker = ScriptedQuestionGenerator()
     client = await make_client(Overrides(question_generator=asker))
     gate = asker.script.hold()
     first = asyncio.create_task(client.post("/v1/books", json=BOOK, headers=keyed()))
@@ -290,7 +292,7 @@ async def test_a_client_error_is_kept_and_replayed(client: httpx.AsyncClient) ->
 
 
 async def test_a_storm_of_identical_requests_writes_exactly_one_page(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     responses = await asyncio.gather(*(page(client, "a glowing map") for _ in range(100)))
@@ -311,7 +313,7 @@ async def test_a_storm_of_identical_requests_writes_exactly_one_page(
 
 
 async def test_requests_without_a_key_are_unchanged(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     first, second = await write(client, "same idea"), await write(client, "same idea")
@@ -373,7 +375,7 @@ def services_of(client: httpx.AsyncClient) -> Services:
 
 
 async def test_a_key_left_locked_by_a_request_that_died_is_free_within_its_lock(
-    make_client: ClientFactory, writer: ScriptedPageWriter
+    make_client: ClientFactory, writer: ScriptedContextGenerator
 ) -> None:
     client = await make_client(Overrides(context_generator=writer), idempotency_lock_seconds=1)
     await start(client)
@@ -394,7 +396,7 @@ async def test_a_key_left_locked_by_a_request_that_died_is_free_within_its_lock(
 
 
 async def test_a_request_that_runs_longer_than_its_lock_keeps_its_key(
-    make_client: ClientFactory, writer: ScriptedPageWriter
+    make_client: ClientFactory, writer: ScriptedContextGenerator
 ) -> None:
     client = await make_client(Overrides(context_generator=writer), idempotency_lock_seconds=1)
     await start(client)
@@ -410,7 +412,7 @@ async def test_a_request_that_runs_longer_than_its_lock_keeps_its_key(
 
 
 async def test_a_retry_whose_first_answer_was_never_kept_is_answered_from_the_book(
-    client: httpx.AsyncClient, writer: ScriptedPageWriter
+    client: httpx.AsyncClient, writer: ScriptedContextGenerator
 ) -> None:
     await start(client)
     first = await page(client, "a glowing map")
@@ -434,7 +436,7 @@ async def test_a_retry_told_its_page_is_still_written_elsewhere_is_not_kept_as_t
 ) -> None:
     redis_url = service_url("LW_TEST_REDIS_URL")
     user = f"idem-{uuid.uuid4().hex[:12]}"
-    writer = ScriptedPageWriter()
+    writer = ScriptedContextGenerator()
     here = await make_client(Overrides(context_generator=writer), redis_url=redis_url)
     elsewhere = await make_client(redis_url=redis_url)
     await start(here, user)

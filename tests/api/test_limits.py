@@ -7,7 +7,7 @@ import httpx
 from app.application.errors import GenerationFailed
 from app.interfaces.composition import Overrides
 from tests.api.conftest import BOOK, ClientFactory, assert_problem, auth, start, write
-from tests.unit.fakes import ScriptedPageWriter
+from tests.unit.fakes import ScriptedContextGenerator
 
 
 async def test_generations_over_the_users_rate_are_429_with_retry_after(
@@ -28,7 +28,7 @@ async def test_generations_over_the_users_rate_are_429_with_retry_after(
 
 
 async def test_a_failed_generation_is_not_counted(make_client: ClientFactory) -> None:
-    writer = ScriptedPageWriter()
+    writer = ScriptedContextGenerator()
     client = await make_client(
         Overrides(context_generator=writer), rate_limit_generation="2/minute"
     )

@@ -20,15 +20,15 @@ from app.application.errors import ContentRejected, GenerationFailed
 from app.application.ports.generation import IllustrationKind, IllustrationRequest
 from app.domain.values import BookSpec, Character, Language, Page, StoryContext, Usage
 from app.infrastructure.generation.offline import (
+    OfflineContextGenerator,
     OfflineModerator,
-    OfflinePageWriter,
-    OfflineQuestionAsker,
+    OfflineQuestionGenerator,
     PillowIllustrator,
     question_bank,
 )
+from app.infrastructure.generation.offline import context_generator as writer_module
 from app.infrastructure.generation.offline import illustrator as illustrator_module
-from app.infrastructure.generation.offline import questions as questions_module
-from app.infrastructure.generation.offline import writer as writer_module
+from app.infrastructure.generation.offline import question_generator as questions_module
 from app.infrastructure.generation.offline.fonts import FontBook
 from app.infrastructure.generation.offline.framings import ENGLISH, KOREAN
 from app.infrastructure.generation.offline.language import fill, with_particle
@@ -57,10 +57,10 @@ def context(
 
 
 async def write(ctx: StoryContext, child_input: str) -> str:
-    return (await OfflinePageWriter().create(ctx, child_input)).text
+    return (await OfflineContextGenerator().create(ctx, child_input)).text
 
 
-# -- page writer ------------------------------------------------------------------------------
+# -- context generator ---------------------------------------------------------------------------
 
 
 async def test_first_page_opens_with_the_setting_and_the_characters() -> None:
@@ -180,7 +180,7 @@ async def test_writer_errors_become_generation_failed(monkeypatch: pytest.Monkey
         await write(context(), "anything")
 
 
-# -- question asker ---------------------------------------------------------------------------
+# -- question generator ------------------------------------------------------------------------
 
 
 def possible_questions(language: Language, phase: Phase, names: tuple[str, ...]) -> set[str]:
@@ -191,7 +191,7 @@ def possible_questions(language: Language, phase: Phase, names: tuple[str, ...])
 
 
 async def ask(ctx: StoryContext) -> list[str]:
-    suggestions = await OfflineQuestionAsker().create(ctx)
+    suggestions = await OfflineQuestionGenerator().create(ctx)
     assert suggestions.usage == Usage()  # offline costs nothing
     return list(suggestions.items)
 
@@ -445,6 +445,6 @@ async def test_offline_moderation_speaks_the_books_language() -> None:
 
 async def test_offline_character_sheet_is_the_childs_own_descriptions() -> None:
     spec = BookSpec((Character("Momo", "a rabbit with a red scarf"), Character("Tori")), 3)
-    sheet = await OfflinePageWriter().character_sheet(spec)
+    sheet = await OfflineContextGenerator().character_sheet(spec)
     assert sheet.text == "Momo: a rabbit with a red scarf\nTori"
     assert sheet.usage == Usage()

@@ -1,6 +1,6 @@
 """The prompt for page n stays the same size however long the book grows: a 20-page book written
-through the OpenAI page writer, page by page as the use case does, with the size of every prompt
-measured as the fake server received it."""
+through the OpenAI context generator, page by page as the use case does, with the size of every
+prompt measured as the fake server received it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import pytest
 from openai import AsyncOpenAI
 
 from app.domain.values import MAX_PAGES, Page, StoryContext
-from app.infrastructure.generation.openai import OpenAIConfig, OpenAIModerator, OpenAIPageWriter
+from app.infrastructure.generation.openai import (
+    OpenAIConfig,
+    OpenAIContextGenerator,
+    OpenAIModerator,
+)
 from app.infrastructure.generation.openai.story import MAX_SUMMARY_CHARS
 from tests.fake_openai import ChatEndpoint, ResponsesEndpoint
 from tests.integration.openai_support import SHEET, spec, user_prompt, whole_prompt
@@ -46,7 +50,7 @@ def summary_after(number: int, *, growing: bool) -> str:
 
 
 async def write_book(
-    writer: OpenAIPageWriter, text_api: ResponsesEndpoint | ChatEndpoint, *, growing: bool
+    writer: OpenAIContextGenerator, text_api: ResponsesEndpoint | ChatEndpoint, *, growing: bool
 ) -> list[int]:
     """Writes every page, feeding each page and summary into the next context; returns the
     size in characters of the prompt (instructions and input) sent for each page."""
@@ -65,12 +69,12 @@ async def write_book(
 
 
 @pytest.fixture
-def writer(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIPageWriter:
-    return OpenAIPageWriter(client, config, OpenAIModerator(client, config))
+def writer(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIContextGenerator:
+    return OpenAIContextGenerator(client, config, OpenAIModerator(client, config))
 
 
 async def test_the_prompt_size_stays_flat_over_a_twenty_page_book(
-    writer: OpenAIPageWriter,
+    writer: OpenAIContextGenerator,
     text_api: ResponsesEndpoint | ChatEndpoint,
     config: OpenAIConfig,
 ) -> None:
@@ -97,7 +101,7 @@ async def test_the_prompt_size_stays_flat_over_a_twenty_page_book(
 
 
 async def test_a_summary_that_keeps_growing_is_capped_so_the_prompt_stays_bounded(
-    writer: OpenAIPageWriter, text_api: ResponsesEndpoint | ChatEndpoint
+    writer: OpenAIContextGenerator, text_api: ResponsesEndpoint | ChatEndpoint
 ) -> None:
     sizes = await write_book(writer, text_api, growing=True)
 

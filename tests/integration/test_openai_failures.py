@@ -15,10 +15,10 @@ from app.application.ports.generation import IllustrationKind, IllustrationReque
 from app.domain.values import Language
 from app.infrastructure.generation.openai import (
     OpenAIConfig,
+    OpenAIContextGenerator,
     OpenAIIllustrator,
     OpenAIModerator,
-    OpenAIPageWriter,
-    OpenAIQuestionAsker,
+    OpenAIQuestionGenerator,
     build_openai_client,
 )
 from app.infrastructure.generation.openai.prompts import Prompts
@@ -54,7 +54,7 @@ FAILURES = {
     "connection-refused": Failure(lambda api: None, "could not reach", nothing_listening=True),
 }
 
-Call = Callable[[OpenAIPageWriter, OpenAIQuestionAsker], Awaitable[object]]
+Call = Callable[[OpenAIContextGenerator, OpenAIQuestionGenerator], Awaitable[object]]
 CALLS: dict[str, Call] = {
     "page": lambda writer, asker: writer.create(story(spec(), 1), CHILD_INPUT),
     "questions": lambda writer, asker: asker.create(story(spec(), 1)),
@@ -75,8 +75,8 @@ async def test_every_failure_of_a_text_call_is_a_generation_failure(
     failure = FAILURES[kind]
     url = fake_openai_url_down if failure.nothing_listening else fake_openai.base_url
     client = build_openai_client("test", url, timeout_seconds=failure.timeout, max_retries=0)
-    writer = OpenAIPageWriter(client, config, OpenAIModerator(client, config))
-    asker = OpenAIQuestionAsker(client, config)
+    writer = OpenAIContextGenerator(client, config, OpenAIModerator(client, config))
+    asker = OpenAIQuestionGenerator(client, config)
     failure.script(text_api)
     try:
         with pytest.raises(GenerationFailed, match=failure.reason) as caught:
@@ -94,7 +94,7 @@ async def test_a_rate_limited_call_is_retried_and_succeeds_when_retries_are_allo
     text_api.fail(429, times=1, headers={"retry-after-ms": "1"})
     client = build_openai_client("test", fake_openai.base_url, timeout_seconds=5, max_retries=2)
     try:
-        page = await OpenAIPageWriter(client, config, OpenAIModerator(client, config)).create(
+        page = await OpenAIContextGenerator(client, config, OpenAIModerator(client, config)).create(
             story(spec(), 0), CHILD_INPUT
         )
     finally:
@@ -111,7 +111,7 @@ async def test_retries_are_bounded_by_max_retries(
     client = build_openai_client("test", fake_openai.base_url, timeout_seconds=5, max_retries=2)
     try:
         with pytest.raises(GenerationFailed, match="500"):
-            await OpenAIQuestionAsker(client, config).create(story(spec(), 1))
+            await OpenAIQuestionGenerator(client, config).create(story(spec(), 1))
     finally:
         await client.close()
 
@@ -137,8 +137,8 @@ async def test_each_attempt_is_logged_with_its_request_id_and_no_prompt_or_child
     caplog.set_level(logging.INFO)
     client = build_openai_client("test", fake_openai.base_url, timeout_seconds=5, max_retries=1)
     moderator = OpenAIModerator(client, config)
-    writer = OpenAIPageWriter(client, config, moderator)
-    asker = OpenAIQuestionAsker(client, config)
+    writer = OpenAIContextGenerator(client, config, moderator)
+    asker = OpenAIQuestionGenerator(client, config)
     illustrator = OpenAIIllustrator(client, config)
     context = story(spec(), 1)
     fake_openai.moderations.flag("PURPLE-ZEBRA")
@@ -197,7 +197,7 @@ async def test_a_failed_call_is_logged_and_reported_with_its_request_id(
     FAILURES[kind].script(text_api)
 
     with pytest.raises(GenerationFailed) as caught:
-        await OpenAIQuestionAsker(client, config).create(story(spec(), 1))
+        await OpenAIQuestionGenerator(client, config).create(story(spec(), 1))
 
     (call,) = text_api.calls
     assert call.request_id in str(caught.value)

@@ -1,4 +1,4 @@
-"""The OpenAI page writer and question asker through the real SDK on the fake OpenAI server, over
+"""The OpenAI context and question generators through the real SDK on the fake OpenAI server, over
 both the Responses API and Chat Completions."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from app.application.ports.generation import Suggestions
 from app.domain.values import Language, Usage
 from app.infrastructure.generation.openai import (
     OpenAIConfig,
+    OpenAIContextGenerator,
     OpenAIModerator,
-    OpenAIPageWriter,
-    OpenAIQuestionAsker,
+    OpenAIQuestionGenerator,
 )
 from app.infrastructure.generation.openai.prompts import Prompts
 from tests.fake_openai import ChatEndpoint, FakeOpenAI, ResponsesEndpoint
@@ -32,13 +32,13 @@ TextApi = ResponsesEndpoint | ChatEndpoint
 
 
 @pytest.fixture
-def writer(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIPageWriter:
-    return OpenAIPageWriter(client, config, OpenAIModerator(client, config))
+def writer(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIContextGenerator:
+    return OpenAIContextGenerator(client, config, OpenAIModerator(client, config))
 
 
 @pytest.fixture
-def asker(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIQuestionAsker:
-    return OpenAIQuestionAsker(client, config)
+def asker(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIQuestionGenerator:
+    return OpenAIQuestionGenerator(client, config)
 
 
 # --------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def asker(client: AsyncOpenAI, config: OpenAIConfig) -> OpenAIQuestionAsker:
 
 
 async def test_page_text_and_running_summary_are_parsed_with_the_tokens_used(
-    writer: OpenAIPageWriter, text_api: TextApi, config: OpenAIConfig
+    writer: OpenAIContextGenerator, text_api: TextApi, config: OpenAIConfig
 ) -> None:
     text_api.reply(
         {"text": "  Mina found a tiny door in the snow.  ", "summary": "Mina found a door."},
@@ -65,7 +65,7 @@ async def test_page_text_and_running_summary_are_parsed_with_the_tokens_used(
 
 
 async def test_page_request_asks_for_the_page_schema_with_an_output_limit(
-    writer: OpenAIPageWriter, text_api: TextApi, config: OpenAIConfig
+    writer: OpenAIContextGenerator, text_api: TextApi, config: OpenAIConfig
 ) -> None:
     await writer.create(story(spec(), 0), "Mina finds a door")
 
@@ -79,7 +79,7 @@ async def test_page_request_asks_for_the_page_schema_with_an_output_limit(
 
 
 async def test_page_prompt_carries_the_sheet_setting_page_number_and_child_input(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     await writer.create(story(spec(page_count=6), 1), "Tori sneezes a snowflake $HOME {x}")
 
@@ -92,7 +92,7 @@ async def test_page_prompt_carries_the_sheet_setting_page_number_and_child_input
 
 
 async def test_only_the_last_page_is_asked_to_end_the_story(
-    writer: OpenAIPageWriter, text_api: TextApi, prompts: Prompts
+    writer: OpenAIContextGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     book = spec(page_count=3)
     for written in range(3):
@@ -109,7 +109,7 @@ async def test_only_the_last_page_is_asked_to_end_the_story(
 
 
 async def test_a_one_page_book_is_asked_to_end_on_its_first_page(
-    writer: OpenAIPageWriter, text_api: TextApi, prompts: Prompts
+    writer: OpenAIContextGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     await writer.create(story(spec(page_count=1), 0), "a picnic")
 
@@ -117,7 +117,7 @@ async def test_a_one_page_book_is_asked_to_end_on_its_first_page(
 
 
 async def test_a_korean_book_is_written_in_korean(
-    writer: OpenAIPageWriter, text_api: TextApi, prompts: Prompts
+    writer: OpenAIContextGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     await writer.create(story(spec(language=Language.KO), 0), "미나가 눈사람을 만들어요")
 
@@ -128,7 +128,7 @@ async def test_a_korean_book_is_written_in_korean(
 
 
 async def test_an_english_book_is_written_in_english(
-    writer: OpenAIPageWriter, text_api: TextApi, prompts: Prompts
+    writer: OpenAIContextGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     await writer.create(story(spec(), 0), "a snowman")
 
@@ -145,7 +145,7 @@ async def test_an_english_book_is_written_in_english(
     ],
 )
 async def test_the_readers_age_sets_the_sentence_guidance(
-    writer: OpenAIPageWriter,
+    writer: OpenAIContextGenerator,
     text_api: TextApi,
     prompts: Prompts,
     age: int | None,
@@ -158,7 +158,7 @@ async def test_the_readers_age_sets_the_sentence_guidance(
 
 
 async def test_the_prompt_carries_the_latest_pages_verbatim_and_the_summary_for_the_rest(
-    writer: OpenAIPageWriter, text_api: TextApi, config: OpenAIConfig
+    writer: OpenAIContextGenerator, text_api: TextApi, config: OpenAIConfig
 ) -> None:
     summary = "Mina and Tori left home, crossed the river and met an owl."
 
@@ -171,7 +171,7 @@ async def test_the_prompt_carries_the_latest_pages_verbatim_and_the_summary_for_
 
 
 async def test_before_the_story_passes_the_verbatim_pages_no_summary_is_sent(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     await writer.create(story(spec(), 2, summary="SUMMARY-MARKER"), "the owl sings")
 
@@ -182,7 +182,7 @@ async def test_before_the_story_passes_the_verbatim_pages_no_summary_is_sent(
 
 
 async def test_a_long_book_without_a_summary_carries_a_bounded_tail_of_its_older_pages(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     """A book written offline before the key was set has no summary to carry."""
 
@@ -198,7 +198,7 @@ async def test_a_long_book_without_a_summary_carries_a_bounded_tail_of_its_older
 
 
 async def test_an_empty_page_is_a_generation_failure(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     text_api.reply({"text": "   ", "summary": "nothing"})
 
@@ -212,7 +212,7 @@ async def test_an_empty_page_is_a_generation_failure(
 
 
 async def test_a_flagged_page_is_written_once_more_gentler_and_the_clean_one_is_kept(
-    writer: OpenAIPageWriter, text_api: TextApi, fake_openai: FakeOpenAI, prompts: Prompts
+    writer: OpenAIContextGenerator, text_api: TextApi, fake_openai: FakeOpenAI, prompts: Prompts
 ) -> None:
     fake_openai.moderations.flag("scary wolf")
     text_api.reply(
@@ -238,7 +238,7 @@ async def test_a_flagged_page_is_written_once_more_gentler_and_the_clean_one_is_
 
 
 async def test_a_page_flagged_twice_is_a_generation_failure(
-    writer: OpenAIPageWriter, text_api: TextApi, fake_openai: FakeOpenAI
+    writer: OpenAIContextGenerator, text_api: TextApi, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.moderations.flag("wolf")
     text_api.reply({"text": "A wolf growled.", "summary": "s"})
@@ -252,7 +252,7 @@ async def test_a_page_flagged_twice_is_a_generation_failure(
 
 
 async def test_a_clean_page_is_written_once(
-    writer: OpenAIPageWriter, text_api: TextApi, fake_openai: FakeOpenAI
+    writer: OpenAIContextGenerator, text_api: TextApi, fake_openai: FakeOpenAI
 ) -> None:
     await writer.create(story(spec(), 0), "a snowman")
 
@@ -260,7 +260,7 @@ async def test_a_clean_page_is_written_once(
 
 
 async def test_when_the_page_cannot_be_moderated_it_is_not_returned(
-    writer: OpenAIPageWriter, text_api: TextApi, fake_openai: FakeOpenAI
+    writer: OpenAIContextGenerator, text_api: TextApi, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.moderations.fail(503)
 
@@ -274,7 +274,7 @@ async def test_when_the_page_cannot_be_moderated_it_is_not_returned(
 
 
 async def test_character_sheet_is_written_from_names_and_descriptions(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     text_api.reply(
         {"sheet": "  Mina: white rabbit, red scarf.\nTori: orange fox.  "},
@@ -294,7 +294,7 @@ async def test_character_sheet_is_written_from_names_and_descriptions(
 
 
 async def test_an_empty_character_sheet_is_a_generation_failure(
-    writer: OpenAIPageWriter, text_api: TextApi
+    writer: OpenAIContextGenerator, text_api: TextApi
 ) -> None:
     text_api.reply({"sheet": " "})
 
@@ -308,7 +308,7 @@ async def test_an_empty_character_sheet_is_a_generation_failure(
 
 
 async def test_questions_are_parsed_trimmed_and_counted(
-    asker: OpenAIQuestionAsker, text_api: TextApi
+    asker: OpenAIQuestionGenerator, text_api: TextApi
 ) -> None:
     text_api.reply(
         {"questions": [" What will Mina find? ", "Where does Tori go?"]},
@@ -324,7 +324,7 @@ async def test_questions_are_parsed_trimmed_and_counted(
 
 
 async def test_questions_prompt_names_the_characters_and_the_next_page(
-    asker: OpenAIQuestionAsker, text_api: TextApi, prompts: Prompts
+    asker: OpenAIQuestionGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     await asker.create(story(spec(page_count=5, language=Language.KO), 2))
 
@@ -338,7 +338,7 @@ async def test_questions_prompt_names_the_characters_and_the_next_page(
 
 
 async def test_before_the_last_page_the_questions_lead_to_an_ending(
-    asker: OpenAIQuestionAsker, text_api: TextApi, prompts: Prompts
+    asker: OpenAIQuestionGenerator, text_api: TextApi, prompts: Prompts
 ) -> None:
     await asker.create(story(spec(page_count=5), 4))
 
@@ -346,7 +346,7 @@ async def test_before_the_last_page_the_questions_lead_to_an_ending(
 
 
 async def test_no_questions_and_no_request_once_the_book_is_complete(
-    asker: OpenAIQuestionAsker, text_api: TextApi
+    asker: OpenAIQuestionGenerator, text_api: TextApi
 ) -> None:
     suggestions = await asker.create(story(spec(page_count=3), 3))
 
@@ -355,7 +355,7 @@ async def test_no_questions_and_no_request_once_the_book_is_complete(
 
 
 async def test_more_than_three_questions_are_cut_to_three_after_dropping_repeats(
-    asker: OpenAIQuestionAsker, text_api: TextApi
+    asker: OpenAIQuestionGenerator, text_api: TextApi
 ) -> None:
     text_api.reply({"questions": ["One?", "one?", "", "Two?", "Three?", "Four?"]})
 
@@ -366,7 +366,7 @@ async def test_more_than_three_questions_are_cut_to_three_after_dropping_repeats
 
 @pytest.mark.parametrize("questions", [[], ["  ", ""]], ids=["none", "blank"])
 async def test_no_usable_question_is_a_generation_failure(
-    asker: OpenAIQuestionAsker, text_api: TextApi, questions: list[str]
+    asker: OpenAIQuestionGenerator, text_api: TextApi, questions: list[str]
 ) -> None:
     text_api.reply({"questions": questions})
 

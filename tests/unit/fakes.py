@@ -499,7 +499,7 @@ class Script:
         self.events.append(f"{self.name}:end")
 
 
-class ScriptedPageWriter(ContextGenerator):
+class ScriptedContextGenerator(ContextGenerator):
     """Writes a predictable page, a running summary of page numbers, and reports 10/20 tokens."""
 
     USAGE = Usage(tokens_in=10, tokens_out=20)
@@ -527,7 +527,7 @@ class ScriptedPageWriter(ContextGenerator):
         return PageText(text, summary, self.USAGE)
 
 
-class ScriptedQuestionAsker(QuestionGenerator):
+class ScriptedQuestionGenerator(QuestionGenerator):
     def __init__(self, events: list[str] | None = None) -> None:
         self.script = Script("questions", events)
         self.requests: list[StoryContext] = []
@@ -596,8 +596,8 @@ class World:
     finished: InMemoryFinishedBooks = field(default_factory=InMemoryFinishedBooks)
     images: InMemoryImages = field(default_factory=InMemoryImages)
     events: list[str] = field(default_factory=list)
-    writer: ScriptedPageWriter = field(init=False)
-    asker: ScriptedQuestionAsker = field(init=False)
+    context_generator: ScriptedContextGenerator = field(init=False)
+    question_generator: ScriptedQuestionGenerator = field(init=False)
     illustrator: ScriptedIllustrator = field(init=False)
     moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
     limits: FakeLimits = field(default_factory=FakeLimits)
@@ -608,8 +608,8 @@ class World:
     finish_lease: timedelta = FINISH_LEASE
 
     def __post_init__(self) -> None:
-        self.writer = ScriptedPageWriter(self.events)
-        self.asker = ScriptedQuestionAsker(self.events)
+        self.context_generator = ScriptedContextGenerator(self.events)
+        self.question_generator = ScriptedQuestionGenerator(self.events)
         self.illustrator = ScriptedIllustrator(self.events)
 
     # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
@@ -619,8 +619,8 @@ class World:
             books=self.books,
             finished=self.finished,
             images=self.images,
-            context_generator=self.writer,
-            question_generator=self.asker,
+            context_generator=self.context_generator,
+            question_generator=self.question_generator,
             illustrator=self.illustrator,
             moderator=self.moderator,
             limits=self.limits,

@@ -91,7 +91,7 @@ def snapshot(book: Book) -> tuple[object, ...]:
 
 async def test_start_returns_the_claimed_book_generating_at_once(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
 
     claimed = await start_page(world)
 
@@ -104,7 +104,7 @@ async def test_start_returns_the_claimed_book_generating_at_once(world: World) -
     assert claimed.version == stored(world).version
     assert world.jobs.count == 1
 
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     gate.set()
     await world.jobs.wait()
 
@@ -116,7 +116,7 @@ async def test_start_returns_the_claimed_book_generating_at_once(world: World) -
 
 async def test_start_stores_the_text_first_and_then_the_picture(world: World) -> None:
     await opened(world)
-    world.asker.answer = ["Where does the map lead?"]
+    world.question_generator.answer = ["Where does the map lead?"]
     gate = world.illustrator.script.hold()
 
     claimed = await start_page(world)
@@ -158,7 +158,7 @@ async def test_start_announces_the_text_and_questions_with_what_the_child_sees(
     world: World,
 ) -> None:
     await opened(world)
-    world.asker.answer = ["Who comes to help?"]
+    world.question_generator.answer = ["Who comes to help?"]
     await start_page(world, "  Momo finds a map  ")
     await world.jobs.wait()
 
@@ -175,7 +175,7 @@ async def test_start_announces_the_text_and_questions_with_what_the_child_sees(
 
 async def test_a_picture_drawn_before_the_text_is_still_announced_after_it(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await start_page(world)
     await wait_until(lambda: len(world.images.staged()) == 2)  # the cover and the picture
     assert "image:end" in world.events
@@ -226,7 +226,7 @@ async def test_a_whole_book_written_in_the_background_announces_book_done_once(
 # -- WritePage.start: failures -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker"])
+@pytest.mark.parametrize("failing", ["context_generator", "question_generator"])
 async def test_a_text_failure_in_the_background_gives_the_book_back(
     world: World, failing: str
 ) -> None:
@@ -260,7 +260,7 @@ async def test_a_text_failure_in_the_background_gives_the_book_back(
 
 async def test_unusable_text_in_the_background_gives_the_book_back(world: World) -> None:
     await opened(world)
-    world.writer.next_texts = ["   "]
+    world.context_generator.next_texts = ["   "]
     await start_page(world)
     await world.jobs.wait()
     assert stored(world).state is BookState.IN_PROGRESS
@@ -314,10 +314,10 @@ async def test_cancelling_the_job_while_the_text_is_written_gives_the_book_back(
     world: World,
 ) -> None:
     await opened(world)
-    world.writer.script.hold()
+    world.context_generator.script.hold()
     world.illustrator.script.hold()
     await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     await world.jobs.close()
     await wait_until(lambda: stored(world).state is BookState.IN_PROGRESS)
@@ -358,10 +358,10 @@ async def test_cancelling_the_job_while_the_picture_is_drawn_keeps_the_text(worl
 
 async def test_a_text_that_outlives_its_lease_is_not_stored(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     world.illustrator.script.hold()
     await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(world.lease)
 
     gate.set()
@@ -379,10 +379,10 @@ async def test_discarding_the_book_while_the_text_is_written_ends_the_job_quietl
     world: World,
 ) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     world.illustrator.script.hold()
     await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     await world.discard_book().execute(ALICE)
     gate.set()
@@ -413,10 +413,10 @@ async def test_discarding_the_book_while_the_picture_is_drawn_stores_nothing(
 
 async def test_a_store_failure_when_storing_the_text_stops_the_drawing(world: World) -> None:
     await opened(world)
-    text_gate = world.writer.script.hold()
+    text_gate = world.context_generator.script.hold()
     picture_gate = world.illustrator.script.hold()
     await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.books.faults.once("update")  # the store of the text
 
     text_gate.set()
@@ -448,7 +448,7 @@ async def test_start_checks_the_limits_before_claiming(world: World) -> None:
     assert caught.value.retry_after_seconds == 30
     assert snapshot(stored(world)) == before
     assert world.jobs.count == 0
-    assert world.writer.script.calls == 0
+    assert world.context_generator.script.calls == 0
     assert world.illustrator.script.calls == drawn
     assert world.limits.checked == [PAGE_COST]
     assert world.limits.recorded == []
@@ -472,7 +472,7 @@ async def test_start_with_no_book_is_no_book_in_progress(world: World) -> None:
 
 async def test_start_is_refused_while_a_page_is_being_written(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await start_page(world, "first")
     with pytest.raises(GenerationInProgress):
         await start_page(world, "second")
@@ -492,8 +492,8 @@ async def test_execute_checks_the_limits_before_generating(world: World) -> None
     with pytest.raises(RateLimited):
         await world.write()
 
-    assert world.writer.script.calls == 0
-    assert world.asker.script.calls == 1  # the opening questions only
+    assert world.context_generator.script.calls == 0
+    assert world.question_generator.script.calls == 1  # the opening questions only
     assert world.illustrator.script.calls == 1  # the cover only
     assert snapshot(stored(world)) == before
     assert world.books.events == []
@@ -513,9 +513,9 @@ async def test_execute_counts_the_page_once_it_is_stored(world: World) -> None:
 
 async def test_execute_counts_nothing_before_the_page_is_stored(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = asyncio.create_task(world.write())
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     assert world.limits.checked == [PAGE_COST]
     assert world.limits.recorded == []
     gate.set()
@@ -523,7 +523,7 @@ async def test_execute_counts_nothing_before_the_page_is_stored(world: World) ->
     assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST]
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker"])
+@pytest.mark.parametrize("failing", ["context_generator", "question_generator"])
 async def test_execute_counts_nothing_when_the_page_fails(world: World, failing: str) -> None:
     await opened(world)
     getattr(world, failing).script.fail_next()
@@ -576,7 +576,7 @@ async def test_redraw_draws_a_failed_picture_again_and_keeps_the_text(world: Wor
     assert GenerationCost(images=1) == PICTURE_COST
     assert world.books.event_names() == ["image_ready", "page_done"]
     assert events(world, "image_ready")[0].data == {"page": 1, "image_key": page.image_key}
-    assert world.writer.script.calls == 1  # the text is not written again
+    assert world.context_generator.script.calls == 1  # the text is not written again
     request = world.illustrator.requests[-1]
     assert request.page_number == 1
     assert request.scene == "idea 1"
@@ -736,9 +736,9 @@ async def test_a_picture_whose_lease_passed_can_be_drawn_again(world: World) -> 
 
 async def test_recovery_gives_back_a_book_whose_generation_lease_passed(world: World) -> None:
     await opened(world)
-    world.writer.script.hold()
+    world.context_generator.script.hold()
     claimed = await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(world.lease + SECOND)
 
     assert await world.recover().run_once() == 1
@@ -757,9 +757,9 @@ async def test_recovery_gives_back_a_book_whose_generation_lease_passed(world: W
 
 async def test_a_late_page_of_a_recovered_attempt_is_refused(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await start_page(world, "dead attempt")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(world.lease + SECOND)
     assert await world.recover().run_once() == 1
     recovered = stored(world)
@@ -782,13 +782,13 @@ async def test_a_late_page_of_a_recovered_attempt_does_not_overwrite_the_next_on
     world: World,
 ) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await start_page(world, "dead attempt")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(world.lease + SECOND)
     assert await world.recover().run_once() == 1
     await start_page(world, "alive")  # held at the same gate
-    await wait_until(lambda: world.writer.script.calls == 2)
+    await wait_until(lambda: world.context_generator.script.calls == 2)
 
     gate.set()
     await world.jobs.wait()
@@ -827,9 +827,9 @@ async def test_recovery_fails_a_picture_whose_lease_passed(world: World) -> None
 
 async def test_recovery_leaves_a_book_whose_lease_has_not_passed_alone(world: World) -> None:
     await opened(world)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await start_page(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     before = snapshot(stored(world))
     world.clock.advance(world.lease - SECOND)
 
@@ -871,10 +871,10 @@ async def test_recovery_with_nothing_held_changes_nothing(world: World) -> None:
 async def test_recovery_counts_every_book_it_gave_back(world: World) -> None:
     await opened(world, user=ALICE)
     await opened(world, user=BOB)
-    world.writer.script.hold()
+    world.context_generator.script.hold()
     await start_page(world, user=ALICE)
     await start_page(world, user=BOB)
-    await wait_until(lambda: world.writer.script.calls == 2)
+    await wait_until(lambda: world.context_generator.script.calls == 2)
     world.clock.advance(world.lease)
 
     assert await world.recover().run_once() == 2
@@ -896,9 +896,9 @@ async def test_recovery_counts_a_book_once_when_it_gives_back_several_things(
     world.illustrator.script.hold()
     await start_page(world, "one")
     await wait_until(lambda: pages_stored(world) == 1)
-    world.writer.script.hold()
+    world.context_generator.script.hold()
     await start_page(world, "two")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(world.lease + SECOND)
 
     assert await world.recover().run_once() == 1
@@ -965,10 +965,10 @@ async def test_the_next_page_written_in_the_background_survives_a_change_to_the_
     world: World, change: Callable[[World], Awaitable[None]], fail_first: bool
 ) -> None:
     await _page_1_text_first(world, fail_first=fail_first)
-    text_gate = world.writer.script.hold()
-    world.writer.script.started.clear()
+    text_gate = world.context_generator.script.hold()
+    world.context_generator.script.started.clear()
     await start_page(world, "two")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     await change(world)
     text_gate.set()
@@ -986,10 +986,10 @@ async def test_the_next_page_written_at_once_survives_a_change_to_the_last_pictu
     world: World, change: Callable[[World], Awaitable[None]], fail_first: bool
 ) -> None:
     await _page_1_text_first(world, fail_first=fail_first)
-    text_gate = world.writer.script.hold()
-    world.writer.script.started.clear()
+    text_gate = world.context_generator.script.hold()
+    world.context_generator.script.started.clear()
     task = asyncio.create_task(world.write("two"))
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     await change(world)
     text_gate.set()

@@ -47,7 +47,7 @@ async def test_a_claim_whose_reply_was_lost_is_not_claimed_twice(world: World) -
     book = await world.write("a map")
 
     assert [p.input for p in book.pages] == ["a map"]
-    assert world.writer.script.calls == 1
+    assert world.context_generator.script.calls == 1
 
 
 async def test_a_keyed_retry_of_a_page_that_was_stored_is_answered_from_the_book(
@@ -55,25 +55,25 @@ async def test_a_keyed_retry_of_a_page_that_was_stored_is_answered_from_the_book
 ) -> None:
     await world.started(page_count=3)
     first = await world.write_page().execute(ALICE, ChildInput("a map"), request_id="key-1")
-    calls = world.writer.script.calls
+    calls = world.context_generator.script.calls
 
     # The process died before the key's response was kept: the same request comes again.
     again = await world.write_page().execute(ALICE, ChildInput("a map"), request_id="key-1")
 
     assert [p.input for p in again.pages] == ["a map"]
     assert again.version == first.version == stored(world).version
-    assert world.writer.script.calls == calls
+    assert world.context_generator.script.calls == calls
 
 
 async def test_a_keyed_retry_while_its_page_is_written_elsewhere_is_told_to_wait(
     world: World,
 ) -> None:
     await world.started(page_count=3)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     accepted = await world.write_page().execute(
         ALICE, ChildInput("a map"), wait=False, request_id="key-1"
     )
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     again_async = await world.write_page().execute(
         ALICE, ChildInput("a map"), wait=False, request_id="key-1"
@@ -88,14 +88,14 @@ async def test_a_keyed_retry_while_its_page_is_written_elsewhere_is_told_to_wait
 
     assert again_async.version == accepted.version  # the same accepted work, not a second one
     assert [p.input for p in book.pages] == ["a map"]
-    assert world.writer.script.calls == 1
+    assert world.context_generator.script.calls == 1
 
 
 async def test_a_keyed_retry_while_its_page_is_written_by_another_process_is_told_to_wait(
     world: World,
 ) -> None:
     await world.started(page_count=3)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     await world.write_page().execute(ALICE, ChildInput("more"), wait=False, request_id="key-2")
     here = world.jobs
     world.jobs = BackgroundJobs()  # another process: the job is not in it
@@ -114,9 +114,9 @@ async def test_a_force_finish_racing_a_page_write_never_loses_an_acknowledged_pa
     await world.started(page_count=6)
     await world.write("one")
     await world.write("two")
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     page = asyncio.create_task(world.write("three"))
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     with pytest.raises(InvalidBookState):  # the page holds the book: the finish is refused
         await world.finish_book().execute(ALICE, TITLE, finished_by=FinishedBy.ADMIN, force=True)
@@ -142,7 +142,7 @@ async def test_a_page_write_after_a_force_finish_claimed_the_book_is_refused(
     with pytest.raises(BeingFinished):
         await world.discard_book().execute(ALICE)
     assert [p.input for p in stored(world).pages] == ["one"]
-    assert world.writer.script.calls == 1
+    assert world.context_generator.script.calls == 1
 
 
 async def test_a_finish_whose_final_removal_lost_its_reply_answers_the_kept_book(
@@ -212,12 +212,12 @@ async def test_a_keyed_retry_of_a_book_start_whose_answer_was_lost_gets_its_book
     world: World,
 ) -> None:
     first = await world.start_book().execute(ALICE, make_spec(3), request_id="key-1")
-    sheets = len(world.writer.sheets)
+    sheets = len(world.context_generator.sheets)
 
     again = await world.start_book().execute(ALICE, make_spec(3), request_id="key-1")
 
     assert again.id == first.id
-    assert len(world.writer.sheets) == sheets  # nothing generated again
+    assert len(world.context_generator.sheets) == sheets  # nothing generated again
     with pytest.raises(BookAlreadyInProgress):
         await world.start_book().execute(ALICE, make_spec(3), request_id="key-2")
     with pytest.raises(BookAlreadyInProgress):

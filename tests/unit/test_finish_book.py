@@ -143,9 +143,9 @@ async def test_finishing_is_refused_unless_the_book_is_done(world: World) -> Non
 
 async def test_finishing_is_refused_while_the_last_page_is_generating(world: World) -> None:
     await world.started(page_count=1)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = asyncio.create_task(world.write("the end"))
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     with pytest.raises(BookNotDone):
         await finish(world)

@@ -9,7 +9,7 @@ from app.application.errors import ContentRejected, ModerationUnavailable
 from app.application.ports.generation import IllustrationKind
 from app.domain.book import BookState
 from app.domain.values import Character, Title, Usage, UserId
-from tests.unit.fakes import ALICE, ScriptedPageWriter, World, make_spec
+from tests.unit.fakes import ALICE, ScriptedContextGenerator, World, make_spec
 
 
 async def test_a_start_with_unsuitable_words_is_rejected_before_any_generation(
@@ -19,7 +19,7 @@ async def test_a_start_with_unsuitable_words_is_rejected_before_any_generation(
     with pytest.raises(ContentRejected):
         await world.start_book().execute(ALICE, spec)
     assert world.books.peek(ALICE) is None
-    assert world.events == [] and world.writer.sheets == []
+    assert world.events == [] and world.context_generator.sheets == []
     assert "a scary monster with teeth" in world.moderator.checked[0]
 
 
@@ -53,7 +53,7 @@ async def test_the_character_sheet_is_written_once_and_given_to_every_picture(
     book = await world.started()
     await world.write("a map")
     await world.write("a fox")
-    assert len(world.writer.sheets) == 1
+    assert len(world.context_generator.sheets) == 1
     assert book.character_sheet == "Momo looks the same on every page"
     kinds = [(r.kind, r.context.character_sheet) for r in world.illustrator.requests]
     assert kinds == [
@@ -69,7 +69,7 @@ async def test_the_running_summary_is_kept_and_handed_to_the_next_page(world: Wo
     book = await world.write("a fox")
     assert book.summary == "p1 p2"
     await world.write("a boat")
-    assert world.writer.requests[-1][0].summary == "p1 p2"
+    assert world.context_generator.requests[-1][0].summary == "p1 p2"
 
 
 async def test_usage_adds_up_over_the_book_and_is_kept_when_finished(world: World) -> None:
@@ -78,7 +78,7 @@ async def test_usage_adds_up_over_the_book_and_is_kept_when_finished(world: Worl
     assert book.usage == sheet + questions + image
     await world.write("a map")  # text + questions + image
     book = await world.write("the end")  # the last page asks no questions
-    page = ScriptedPageWriter.USAGE
+    page = ScriptedContextGenerator.USAGE
     expected = sheet + questions + image + (page + questions + image) + (page + image)
     assert book.usage == expected
     finished = await world.finish_book().execute(ALICE, Title("Kept"))

@@ -48,9 +48,9 @@ async def test_discard_twice_is_no_book_in_progress_the_second_time(world: World
 
 async def test_discard_works_while_a_page_is_generating(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = asyncio.create_task(world.write())
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     held = world.books.peek(ALICE)
     assert held is not None
     assert held.state is BookState.GENERATING

@@ -62,7 +62,7 @@ async def test_the_cover_is_drawn_from_the_setting_for_an_empty_story(world: Wor
     assert request.context.spec == spec
     assert request.context.spec.language is Language.KO
     assert request.context.pages == ()
-    [asked] = world.asker.requests
+    [asked] = world.question_generator.requests
     assert asked.pages == ()
     assert asked.next_page_number == 1
 
@@ -71,7 +71,9 @@ async def test_the_cover_and_the_questions_are_generated_concurrently(world: Wor
     gate = world.illustrator.script.hold()
     task = asyncio.create_task(world.started())
     await reached(world.illustrator.script.started)
-    await reached(world.asker.script.started)  # the questions began while the cover is held
+    await reached(
+        world.question_generator.script.started
+    )  # the questions began while the cover is held
     assert world.events[:2] == ["image:start", "questions:start"]
     assert "image:end" not in world.events
     gate.set()
@@ -81,13 +83,13 @@ async def test_the_cover_and_the_questions_are_generated_concurrently(world: Wor
 
 async def test_a_second_book_is_refused_and_nothing_is_generated(world: World) -> None:
     first = await world.started()
-    calls = (world.illustrator.script.calls, world.asker.script.calls)
+    calls = (world.illustrator.script.calls, world.question_generator.script.calls)
     images = dict(world.images.objects)
 
     with pytest.raises(BookAlreadyInProgress):
         await world.started(page_count=5)
 
-    assert (world.illustrator.script.calls, world.asker.script.calls) == calls
+    assert (world.illustrator.script.calls, world.question_generator.script.calls) == calls
     assert world.images.objects == images
     stored = world.books.peek(ALICE)
     assert stored is not None
@@ -118,7 +120,7 @@ async def test_another_user_may_start_their_own_book(world: World) -> None:
     assert len(world.books) == 2
 
 
-@pytest.mark.parametrize("failing", ["illustrator", "asker"])
+@pytest.mark.parametrize("failing", ["illustrator", "question_generator"])
 async def test_a_generator_failure_stores_nothing(world: World, failing: str) -> None:
     getattr(world, failing).script.fail_next()
     with pytest.raises(GenerationFailed):
@@ -137,7 +139,7 @@ async def test_after_a_generator_failure_the_start_can_be_retried(world: World) 
 
 
 async def test_a_moderation_refusal_stores_nothing(world: World) -> None:
-    world.asker.script.fail_next(ContentRejected("Let's try a kinder idea!"))
+    world.question_generator.script.fail_next(ContentRejected("Let's try a kinder idea!"))
     with pytest.raises(ContentRejected):
         await world.started()
     assert world.books.peek(ALICE) is None
@@ -145,7 +147,7 @@ async def test_a_moderation_refusal_stores_nothing(world: World) -> None:
 
 async def test_a_failing_generator_cancels_the_other_one(world: World) -> None:
     world.illustrator.script.hold()
-    world.asker.script.fail_next()
+    world.question_generator.script.fail_next()
     with pytest.raises(GenerationFailed):
         await world.started()
     assert world.illustrator.script.cancelled == 1
@@ -160,7 +162,7 @@ async def test_a_failing_generator_cancels_the_other_one(world: World) -> None:
 async def test_unusable_opening_questions_are_a_generation_failure(
     world: World, answer: list[str]
 ) -> None:
-    world.asker.answer = answer
+    world.question_generator.answer = answer
     with pytest.raises(GenerationFailed):
         await world.started()
     assert world.books.peek(ALICE) is None
@@ -168,7 +170,7 @@ async def test_unusable_opening_questions_are_a_generation_failure(
 
 
 async def test_opening_questions_are_trimmed(world: World) -> None:
-    world.asker.answer = ["  Where does Momo live?  "]
+    world.question_generator.answer = ["  Where does Momo live?  "]
     book = await world.started()
     assert book.questions.items == ("Where does Momo live?",)
 

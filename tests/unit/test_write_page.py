@@ -48,7 +48,7 @@ def in_flight(world: World, text: str = "Momo finds a map") -> asyncio.Task[Book
 
 async def test_writes_page_1_with_its_text_illustration_and_next_questions(world: World) -> None:
     start = await world.started(page_count=3)
-    world.asker.answer = ["  Where does the map lead?  "]
+    world.question_generator.answer = ["  Where does the map lead?  "]
     world.clock.advance(seconds=10)
 
     book = await world.write("  Momo finds a glowing map  ")
@@ -76,9 +76,9 @@ async def test_writes_page_1_with_its_text_illustration_and_next_questions(world
 
 async def test_a_page_write_stores_twice_generating_then_the_page(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     held = stored(world)
     assert held.version == 2
     assert held.state is BookState.GENERATING
@@ -107,12 +107,12 @@ async def test_pages_are_numbered_1_to_n_and_the_last_one_makes_the_book_done(
 
 async def test_the_question_generator_is_not_called_for_the_last_page(world: World) -> None:
     await world.started(page_count=3)
-    assert world.asker.script.calls == 1  # the opening questions
+    assert world.question_generator.script.calls == 1  # the opening questions
     await world.write("one")
     await world.write("two")
-    assert world.asker.script.calls == 3
+    assert world.question_generator.script.calls == 3
     book = await world.write("three")
-    assert world.asker.script.calls == 3
+    assert world.question_generator.script.calls == 3
     assert book.state is BookState.DONE
     assert book.questions.items == ()
 
@@ -124,7 +124,7 @@ async def test_a_one_page_book_is_done_after_one_write_without_more_questions(
     book = await world.write("the whole story")
     assert book.state is BookState.DONE
     assert len(book.pages) == 1
-    assert world.asker.script.calls == 1
+    assert world.question_generator.script.calls == 1
 
 
 async def test_the_generators_get_the_story_so_far_and_the_childs_idea(world: World) -> None:
@@ -132,7 +132,7 @@ async def test_the_generators_get_the_story_so_far_and_the_childs_idea(world: Wo
     await world.write("first idea")
     await world.write("second idea")
 
-    context, child_input = world.writer.requests[-1]
+    context, child_input = world.context_generator.requests[-1]
     assert child_input == "second idea"
     assert [p.input for p in context.pages] == ["first idea"]
     drawing = world.illustrator.requests[-1]
@@ -140,7 +140,7 @@ async def test_the_generators_get_the_story_so_far_and_the_childs_idea(world: Wo
     assert drawing.scene == "second idea"
     assert drawing.page_number == 2
     assert [p.input for p in drawing.context.pages] == ["first idea"]
-    asked = world.asker.requests[-1]
+    asked = world.question_generator.requests[-1]
     assert [p.input for p in asked.pages] == ["first idea", "second idea"]
     assert asked.pages[-1].text == "Page 2. second idea, and then it happened."
 
@@ -150,13 +150,13 @@ async def test_the_text_and_the_illustration_run_concurrently_and_questions_foll
 ) -> None:
     await world.started(page_count=3)
     world.events.clear()
-    text_gate = world.writer.script.hold()
+    text_gate = world.context_generator.script.hold()
     image_gate = world.illustrator.script.hold()
-    asker = world.asker.script
+    asker = world.question_generator.script
     asker.started.clear()
     task = in_flight(world)
 
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     await reached(world.illustrator.script.started)
     assert "text:end" not in world.events  # the drawing began before the text was done
     for _ in range(20):
@@ -179,25 +179,25 @@ async def test_the_text_and_the_illustration_run_concurrently_and_questions_foll
 async def test_writing_with_no_book_is_no_book_in_progress(world: World) -> None:
     with pytest.raises(NoBookInProgress):
         await world.write()
-    assert world.writer.script.calls == 0
+    assert world.context_generator.script.calls == 0
     assert world.illustrator.script.calls == 0
 
 
 async def test_refuses_a_page_when_the_book_is_done(world: World) -> None:
     done = await world.done(page_count=2)
-    calls = world.writer.script.calls
+    calls = world.context_generator.script.calls
     with pytest.raises(BookComplete):
         await world.write("one more")
-    assert world.writer.script.calls == calls
+    assert world.context_generator.script.calls == calls
     assert stored(world).version == done.version
     assert len(stored(world).pages) == 2
 
 
 async def test_a_second_write_while_the_first_is_generating_is_refused(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     first = in_flight(world, "first")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     with pytest.raises(GenerationInProgress):
         await world.write("second")
@@ -205,14 +205,14 @@ async def test_a_second_write_while_the_first_is_generating_is_refused(world: Wo
     gate.set()
     book = await first
     assert [p.input for p in book.pages] == ["first"]
-    assert world.writer.script.calls == 1
+    assert world.context_generator.script.calls == 1
 
 
 async def test_ten_concurrent_writes_on_a_fresh_book_give_exactly_one_page(
     world: World,
 ) -> None:
     await world.started(page_count=5)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     tasks = [in_flight(world, f"tap {n}") for n in range(10)]
 
     await wait_until(lambda: sum(t.done() for t in tasks) == 9)
@@ -224,7 +224,7 @@ async def test_ten_concurrent_writes_on_a_fresh_book_give_exactly_one_page(
     assert len(books) == 1
     assert len(errors) == 9
     assert all(isinstance(e, InvalidBookState) for e in errors), errors
-    assert world.writer.script.calls == 1
+    assert world.context_generator.script.calls == 1
     saved = stored(world)
     assert [p.number for p in saved.pages] == [1]
     assert saved.pages[0].input == books[0].pages[0].input
@@ -267,7 +267,7 @@ async def test_concurrent_writes_on_the_last_page_give_exactly_one_success(
 # -- failures --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker"])
+@pytest.mark.parametrize("failing", ["context_generator", "question_generator"])
 async def test_a_generator_failure_leaves_the_book_in_progress_with_no_page(
     world: World, failing: str
 ) -> None:
@@ -287,7 +287,7 @@ async def test_a_generator_failure_leaves_the_book_in_progress_with_no_page(
     assert after.version == before.version + 2  # claimed, then released
 
 
-@pytest.mark.parametrize("failing", ["writer", "asker"])
+@pytest.mark.parametrize("failing", ["context_generator", "question_generator"])
 async def test_after_a_generator_failure_the_same_write_can_be_retried(
     world: World, failing: str
 ) -> None:
@@ -302,7 +302,7 @@ async def test_after_a_generator_failure_the_same_write_can_be_retried(
 async def test_a_failing_generator_cancels_the_one_still_running(world: World) -> None:
     await world.started()
     world.illustrator.script.hold()
-    world.writer.script.fail_next()
+    world.context_generator.script.fail_next()
     with pytest.raises(GenerationFailed):
         await world.write()
     assert world.illustrator.script.cancelled == 1
@@ -311,7 +311,7 @@ async def test_a_failing_generator_cancels_the_one_still_running(world: World) -
 
 async def test_a_moderation_refusal_is_raised_and_releases_the_book(world: World) -> None:
     await world.started()
-    world.writer.script.fail_next(ContentRejected("Let's think of a kinder idea!"))
+    world.context_generator.script.fail_next(ContentRejected("Let's think of a kinder idea!"))
     with pytest.raises(ContentRejected):
         await world.write()
     assert stored(world).state is BookState.IN_PROGRESS
@@ -333,9 +333,9 @@ async def test_unusable_generator_output_is_a_generation_failure_that_releases_t
     world: World, texts: list[str], answer: list[str] | None
 ) -> None:
     await world.started(page_count=3)
-    world.writer.next_texts = texts
+    world.context_generator.next_texts = texts
     if answer is not None:
-        world.asker.answer = answer
+        world.question_generator.answer = answer
     with pytest.raises(GenerationFailed):
         await world.write()
     saved = stored(world)
@@ -378,10 +378,10 @@ async def test_a_storage_failure_when_staging_the_image_fails_only_the_picture(
 
 async def test_when_the_release_cannot_be_stored_the_lease_frees_the_book(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world, "lost")
-    await reached(world.writer.script.started)
-    world.writer.script.fail_next()
+    await reached(world.context_generator.script.started)
+    world.context_generator.script.fail_next()
     world.books.faults.always("update")
     gate.set()
 
@@ -389,7 +389,7 @@ async def test_when_the_release_cannot_be_stored_the_lease_frees_the_book(world:
         await task
 
     world.books.faults.clear()
-    world.writer.script.gate = None
+    world.context_generator.script.gate = None
     held = stored(world)
     assert held.state_at(world.clock.now()) is BookState.GENERATING
     with pytest.raises(GenerationInProgress):
@@ -401,9 +401,9 @@ async def test_when_the_release_cannot_be_stored_the_lease_frees_the_book(world:
 
 async def test_a_store_failure_when_storing_the_page_is_store_unavailable(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.books.faults.once("update")
     gate.set()
     with pytest.raises(StoreUnavailable):
@@ -416,7 +416,7 @@ async def test_a_store_that_cannot_be_read_is_store_unavailable(world: World) ->
     world.books.faults.once("get")
     with pytest.raises(StoreUnavailable):
         await world.write()
-    assert world.writer.script.calls == 0
+    assert world.context_generator.script.calls == 0
 
 
 # -- the lease and the book going away -------------------------------------------------------
@@ -424,9 +424,9 @@ async def test_a_store_that_cannot_be_read_is_store_unavailable(world: World) ->
 
 async def test_a_page_that_outlives_its_lease_is_refused_and_not_stored(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world, "slow")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(LEASE)
     gate.set()
 
@@ -444,13 +444,13 @@ async def test_a_new_write_takes_over_a_passed_lease_and_the_late_writer_loses(
     world: World,
 ) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     late = in_flight(world, "late")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     world.clock.advance(LEASE + timedelta(seconds=1))
 
     fresh = in_flight(world, "fresh")
-    await wait_until(lambda: world.writer.script.calls == 2)
+    await wait_until(lambda: world.context_generator.script.calls == 2)
     holder = stored(world).generation
     assert holder is not None
     assert holder.input == "fresh"
@@ -467,9 +467,9 @@ async def test_discarding_the_book_while_a_page_is_generating_ends_the_write(
     world: World,
 ) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
 
     await world.discard_book().execute(ALICE)
     gate.set()
@@ -481,11 +481,11 @@ async def test_discarding_the_book_while_a_page_is_generating_ends_the_write(
 
 async def test_discarding_while_generating_and_failing_stores_nothing(world: World) -> None:
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world)
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     await world.discard_book().execute(ALICE)
-    world.writer.script.fail_next()
+    world.context_generator.script.fail_next()
     gate.set()
     with pytest.raises(GenerationFailed):
         await task
@@ -500,9 +500,9 @@ async def test_a_late_write_never_overwrites_a_new_book_at_the_same_version(
     The compare-and-set must also compare the book's identity, or the old page lands in it.
     """
     await world.started()
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     task = in_flight(world, "old book")
-    await reached(world.writer.script.started)
+    await reached(world.context_generator.script.started)
     claimed = stored(world).version
 
     await world.discard_book().execute(ALICE)
@@ -523,10 +523,10 @@ async def test_a_late_write_never_overwrites_a_new_book_at_the_same_version(
 async def test_writes_of_different_users_do_not_interfere(world: World) -> None:
     await world.started()
     await world.started(user=BOB)
-    gate = world.writer.script.hold()
+    gate = world.context_generator.script.hold()
     alice = in_flight(world, "alice's idea")
     bob = asyncio.create_task(world.write("bob's idea", user=BOB))
-    await wait_until(lambda: world.writer.script.calls == 2)
+    await wait_until(lambda: world.context_generator.script.calls == 2)
     gate.set()
     a, b = await asyncio.gather(alice, bob)
     assert [p.input for p in a.pages] == ["alice's idea"]

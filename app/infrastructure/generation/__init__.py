@@ -1,1 +1,2 @@
-"""Generation adapters: the page writer, question asker and illustrator behind the ports."""
+"""Generation adapters: the context generator, the question generator and the illustrator behind
+the ports."""

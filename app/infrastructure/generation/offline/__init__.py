@@ -4,9 +4,14 @@ Page text is the child's own idea framed as a story, questions come from a curat
 and pictures are drawn with Pillow.
 """
 
+from app.infrastructure.generation.offline.context_generator import OfflineContextGenerator
 from app.infrastructure.generation.offline.illustrator import PillowIllustrator
 from app.infrastructure.generation.offline.moderation import OfflineModerator
-from app.infrastructure.generation.offline.questions import OfflineQuestionAsker
-from app.infrastructure.generation.offline.writer import OfflinePageWriter
+from app.infrastructure.generation.offline.question_generator import OfflineQuestionGenerator
 
-__all__ = ["OfflineModerator", "OfflinePageWriter", "OfflineQuestionAsker", "PillowIllustrator"]
+__all__ = [
+    "OfflineContextGenerator",
+    "OfflineModerator",
+    "OfflineQuestionGenerator",
+    "PillowIllustrator",
+]

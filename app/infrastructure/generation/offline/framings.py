@@ -1,4 +1,4 @@
-"""The phrases the offline page writer frames a child's idea with, per language.
+"""The phrases the offline context generator frames a child's idea with, per language.
 
 Placeholders: `{names}` (all the characters), `{name}` (one of them), `{place}` ("in the forest",
 "숲속에") and `{where}` ("숲속에서"); a Korean particle after a placeholder (`{names이}`) is chosen

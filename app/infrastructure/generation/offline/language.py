@@ -1,4 +1,4 @@
-"""Language helpers shared by the offline writer and question asker.
+"""Language helpers shared by the offline context and question generators.
 
 Stable choices (a SHA-256 of the inputs, never `hash()` or a global random, so a page reads the same
 in every process), lists of names, and Korean particles picked by the final consonant of the word

@@ -4,16 +4,16 @@ OpenAI-compatible server (`LW_OPENAI_BASE_URL`), through Chat Completions where 
 the Responses API. Prompts are versioned template files in `prompts/`."""
 
 from app.infrastructure.generation.openai.config import OpenAIConfig, build_openai_client
+from app.infrastructure.generation.openai.context_generator import OpenAIContextGenerator
 from app.infrastructure.generation.openai.illustrator import OpenAIIllustrator
 from app.infrastructure.generation.openai.moderation import OpenAIModerator
-from app.infrastructure.generation.openai.questions import OpenAIQuestionAsker
-from app.infrastructure.generation.openai.writer import OpenAIPageWriter
+from app.infrastructure.generation.openai.question_generator import OpenAIQuestionGenerator
 
 __all__ = [
     "OpenAIConfig",
+    "OpenAIContextGenerator",
     "OpenAIIllustrator",
     "OpenAIModerator",
-    "OpenAIPageWriter",
-    "OpenAIQuestionAsker",
+    "OpenAIQuestionGenerator",
     "build_openai_client",
 ]

@@ -1,4 +1,4 @@
-"""Offline question asker: next-page suggestions from a curated bilingual bank.
+"""Offline question generator: next-page suggestions from a curated bilingual bank.
 
 The default when no AI key is configured. The part of the story the next page belongs to (beginning,
 middle, or near the end: the last two pages) picks the templates; the characters' names fill them,
@@ -15,14 +15,14 @@ from app.infrastructure.generation.offline.language import digest, fill
 from app.infrastructure.generation.offline.question_bank import BANK, Phase
 
 
-class OfflineQuestionAsker(QuestionGenerator):
+class OfflineQuestionGenerator(QuestionGenerator):
     """Suggests up to three ideas for the next page; needs no network and no key."""
 
     async def create(self, context: StoryContext) -> Suggestions:
         try:
             return Suggestions(tuple(suggest(context)))
         except Exception as error:
-            raise GenerationFailed(f"the offline question asker failed: {error}") from error
+            raise GenerationFailed(f"the offline question generator failed: {error}") from error
 
 
 def phase_of(context: StoryContext) -> Phase:

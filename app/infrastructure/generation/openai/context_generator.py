@@ -1,5 +1,5 @@
-"""The page writer: the character sheet at the start, then each page (with the running summary)
-from a bounded prompt; a page that moderation flags is written once more, gentler."""
+"""The context generator: the character sheet at the start, then each page (with the running
+summary) from a bounded prompt; a page that moderation flags is written once more, gentler."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SUMMARY_WORDS = 120
 
 
-class OpenAIPageWriter(ContextGenerator):
+class OpenAIContextGenerator(ContextGenerator):
     def __init__(self, client: AsyncOpenAI, config: OpenAIConfig, moderator: OpenAIModerator):
         self._structured = Structured(client, config)
         self._prompts = load_prompts(config.prompt_version)

@@ -1,4 +1,4 @@
-"""The question asker: 1-3 ideas for the next page, from the same bounded view of the story."""
+"""The question generator: 1-3 ideas for the next page, from the same bounded view of the story."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.infrastructure.generation.openai.prompts import load_prompts
 from app.infrastructure.generation.openai.structured import QuestionsOut, Structured
 
 
-class OpenAIQuestionAsker(QuestionGenerator):
+class OpenAIQuestionGenerator(QuestionGenerator):
     def __init__(self, client: AsyncOpenAI, config: OpenAIConfig) -> None:
         self._structured = Structured(client, config)
         self._prompts = load_prompts(config.prompt_version)

@@ -1,4 +1,4 @@
-"""Offline page writer: the page text is the child's own idea, tidied and framed as a story.
+"""Offline context generator: the page text is the child's own idea, tidied and framed as a story.
 
 The default when no AI key is configured. It invents no plot. It tidies the child's words
 (whitespace, control characters, capital letter, closing punctuation) and frames them by the page's
@@ -42,7 +42,7 @@ _DETERMINERS = frozenset(
 )
 
 
-class OfflinePageWriter(ContextGenerator):
+class OfflineContextGenerator(ContextGenerator):
     """Writes the page from the child's own words; needs no network and no key."""
 
     async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
@@ -54,7 +54,7 @@ class OfflinePageWriter(ContextGenerator):
         try:
             return PageText(write_page(context, child_input))
         except Exception as error:
-            raise GenerationFailed(f"the offline page writer failed: {error}") from error
+            raise GenerationFailed(f"the offline context generator failed: {error}") from error
 
 
 def write_page(context: StoryContext, child_input: str) -> str:
