@@ -51,6 +51,7 @@ import redis
 from mypy_boto3_s3 import S3Client
 from sqlalchemy import URL, bindparam, make_url, text
 
+from app.domain.book import Book
 from app.infrastructure.database import build_engine
 from app.infrastructure.store import codec
 from app.infrastructure.store.redis_books import (
@@ -841,40 +842,32 @@ class Scenario:
     def settle(self, users: list[User]) -> list[str]:
         """Wait until recovery has given back or completed every lease that passed; what is
         still held past its lease after that is stuck."""
-        patience = FINISH_LEASE_SECONDS + GENERATION_LEASE_SECONDS + 10
-        deadline = time.monotonic() + patience
-        with redis.Redis.from_url(self.cluster.backends.redis_url) as client:
-            while True:
-                held: list[str] = []
-                now = datetime.now(UTC)
-                for user in users:
-                    raw = client.get(f"{KEY_PREFIX}{user.name}")
-                    if raw is None:
-                        continue
-                    book = codec.loads(raw)
-                    due = book.expiring_attempts_at
-                    if book.finish_claim is not None or (due is not None and due < now):
-                        late = "" if due is None else f", {(now - due).total_seconds():.1f}s"
-                        held.append(f"{user.name}: {book.state.value}{late} past its lease")
-                if not held or time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-        if not held:
-            return []
+        deadline = time.monotonic() + FINISH_LEASE_SECONDS + GENERATION_LEASE_SECONDS + 10
+        while True:
+            now = datetime.now(UTC)
+            held = [
+                (user, book)
+                for user, book in self.books_in_progress(users)
+                if book.finish_claim is not None
+                or (book.expiring_attempts_at is not None and book.expiring_attempts_at < now)
+            ]
+            if not held or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         # Anything left: stuck only if its lease passed longer ago than recovery needs.
         stuck = []
-        with redis.Redis.from_url(self.cluster.backends.redis_url) as client:
-            now = datetime.now(UTC)
-            for user in users:
-                raw = client.get(f"{KEY_PREFIX}{user.name}")
-                if raw is None:
-                    continue
-                book = codec.loads(raw)
-                due = book.expiring_attempts_at
-                if due is not None and now - due > STUCK_GRACE:
-                    claim = "being finished, " if book.finish_claim is not None else ""
-                    stuck.append(f"{user.name}: {claim}{book.state.value}, lease passed at {due}")
+        now = datetime.now(UTC)
+        for user, book in held:
+            due = book.expiring_attempts_at
+            if due is not None and now - due > STUCK_GRACE:
+                claim = "being finished, " if book.finish_claim is not None else ""
+                stuck.append(f"{user.name}: {claim}{book.state.value}, lease passed at {due}")
         return stuck
+
+    def books_in_progress(self, users: list[User]) -> list[tuple[User, Book]]:
+        with redis.Redis.from_url(self.cluster.backends.redis_url) as client:
+            found = [(user, client.get(f"{KEY_PREFIX}{user.name}")) for user in users]
+        return [(user, codec.loads(raw)) for user, raw in found if raw is not None]
 
     def audit(self, users: list[User], stuck: list[str], wall: float, phases: str) -> Report:
         backends = self.cluster.backends

@@ -80,12 +80,17 @@ class BookChanges:
     ) -> bool:
         """Remove the book if `check` (which raises to refuse) allows it on the book as it is;
         False when there was no such book to remove. `finished` is left behind for a finish."""
+        tried: UUID | None = None
         for _ in range(self._attempts):
             book = known if known is not None else await self._books.get(user_id)
             known = None
-            if book is None or (book_id is not None and book.id != book_id):
-                return False
+            wanted = tried or book_id
+            if book is None or (wanted is not None and book.id != wanted):
+                # The book we tried to remove is gone after a conflict: a removal sent again by
+                # the client after its reply was lost finds the book it had removed.
+                return tried is not None
             check(book, self._clock.now())
+            tried = book.id
             try:
                 await self._books.remove(book, book.version, finished)
             except VersionConflict:

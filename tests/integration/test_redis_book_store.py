@@ -261,3 +261,18 @@ def test_a_document_stored_before_cost_accounting_still_reads() -> None:
         del doc[newer]
     old = codec.loads(json.dumps(doc))
     assert (old.id, old.usage, old.character_sheet, old.summary) == (book.id, Usage(), "", "")
+
+
+async def test_a_refused_add_whose_blocking_book_vanished_is_still_refused(
+    store: RedisBookStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = new_book()
+    await store.add(first)
+    second = new_book_like(first)
+
+    async def gone(user_id: UserId) -> None:  # the first book expired between SET NX and GET
+        return None
+
+    monkeypatch.setattr(store, "get", gone)
+    with pytest.raises(BookAlreadyInProgress):
+        await store.add(second)

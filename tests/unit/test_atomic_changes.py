@@ -12,7 +12,9 @@ from app.application.errors import (
     BookAlreadyInProgress,
     IdempotencyKeyInUse,
     ImageStorageUnavailable,
+    NoBookInProgress,
     StoreUnavailable,
+    VersionConflict,
 )
 from app.domain.book import Book, BookState
 from app.domain.errors import BeingFinished, InvalidBookState
@@ -240,3 +242,17 @@ async def test_a_keyed_retry_of_a_redraw_whose_answer_was_lost_gets_its_picture(
     assert world.illustrator.script.calls == calls  # not drawn again
     with pytest.raises(InvalidBookState):  # another request: there is nothing to draw
         await world.redraw_picture().execute(ALICE, 1, request_id="key-2")
+
+
+async def test_a_discard_whose_removal_was_sent_again_after_a_lost_reply_is_a_discard(
+    world: World,
+) -> None:
+    await world.started(page_count=3)
+    # Removed, the reply lost, and the resent command finds the book gone: a conflict.
+    world.books.faults.once("remove_reply", VersionConflict("the book is gone"))
+
+    await world.discard_book().execute(ALICE)
+
+    assert world.books.peek(ALICE) is None
+    with pytest.raises(NoBookInProgress):  # a discard with nothing to discard is still a 404
+        await world.discard_book().execute(ALICE)

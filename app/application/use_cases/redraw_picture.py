@@ -20,7 +20,7 @@ from app.application.ports import (
     IdGenerator,
 )
 from app.domain.book import Book
-from app.domain.values import ImageStatus, UserId
+from app.domain.values import ImageStatus, StoryContext, UserId
 
 _IN_USE_RETRY_AFTER = 5
 
@@ -74,7 +74,8 @@ class RedrawPicture:
         book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
         page = book.pages[page_number - 1]
         attempt = PictureAttempt(user_id, book.id, page_number, attempt_id, page.input)
-        task = self._jobs.spawn(self._draw(book, attempt), name=picture_job_name(attempt_id))
+        job = self._draw(book.story_context(), attempt)
+        task = self._jobs.spawn(job, name=picture_job_name(attempt_id))
         return await awaited(task) if wait else book
 
     async def _earlier(self, book: Book, page_number: int, wait: bool) -> Book:
@@ -90,8 +91,9 @@ class RedrawPicture:
         drawn: Book = await awaited(running)
         return drawn
 
-    async def _draw(self, claimed: Book, attempt: PictureAttempt) -> Book:
-        drawing = self._pictures.start(claimed.story_context(), attempt)
+    async def _draw(self, context: StoryContext, attempt: PictureAttempt) -> Book:
+        """The job: it holds the story as it was at the claim, no book of its own."""
+        drawing = self._pictures.start(context, attempt)
         settled = await self._pictures.settle(attempt, drawing)
         if settled.book is None:
             if await self._books.get(attempt.user_id) is None:

@@ -102,7 +102,8 @@ class RedisBookStore(BookInProgressRepository):
         async with _translated():
             created = await self._redis.set(key, codec.dumps(book), nx=True, pxat=_expiry_ms(book))
             # A SET whose reply was lost and that the client sent again finds its own book.
-            if not created and (await self.get(book.user_id) or book).id != book.id:
+            stored = None if created else await self.get(book.user_id)
+            if not created and (stored is None or stored.id != book.id):
                 raise BookAlreadyInProgress(f"user {book.user_id} already has a book in progress")
 
     async def update(self, book: Book, expected_version: int) -> None:

@@ -136,9 +136,10 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def client_request_id(scope: str, key: str) -> str:
-    """What names the request on the book it changes: its key, scoped to its caller."""
-    return hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]
+def client_request_id(scope: str, key: str, fingerprint: str) -> str:
+    """What names the request on the book it changes: its key, scoped to its caller, and what it
+    asked (a key wrongly used again for another request names another request)."""
+    return hashlib.sha256(f"{scope}\n{key}\n{fingerprint}".encode()).hexdigest()[:32]
 
 
 async def get_client_request_id(
@@ -183,9 +184,9 @@ class IdempotentRoute(JsonRoute):
             scope = _caller(request, services)
             if scope is None:
                 return await handler(request)  # answers 401: nothing to keep
-            request.state.client_request_id = client_request_id(scope, key)
             body = await request.body()
             fingerprint = request_fingerprint(request.method, request.url.path, body)
+            request.state.client_request_id = client_request_id(scope, key, fingerprint)
             return await _answer(services, scope, key, fingerprint, lambda: handler(request))
 
         return idempotent
