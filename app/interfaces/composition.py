@@ -60,7 +60,7 @@ from app.infrastructure.images.local import LocalImageStorage
 from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure_lifecycle_rule
 from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
-from app.infrastructure.limits import build_generation_limits
+from app.infrastructure.limits import RedisGenerationLimits
 from app.infrastructure.settings import Environment, Settings
 from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
@@ -346,8 +346,7 @@ async def build_services(
         events = RedisEventFeed(redis)
         events.start()
         stack.push_async_callback(events.close)
-        limits, close_limits = await build_generation_limits(settings, redis)
-        stack.push_async_callback(close_limits)
+        limits = RedisGenerationLimits.from_settings(client=redis, settings=settings)
         generators = await _generators(settings, stack)
         # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
         # through the store, which must still be open.

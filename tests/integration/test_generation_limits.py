@@ -1,8 +1,9 @@
-"""Contract tests of the generation limits: the same tests embedded (in-process memory) and on a
+"""Contract tests of the generation limits: the same tests on the embedded fakeredis and on a
 real Redis, each on its own key prefix and user ids so that runs sharing a Redis never meet."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from redis.asyncio import Redis
 from app.application.errors import RateLimited, StoreUnavailable
 from app.application.ports import GenerationCost, GenerationLimits
 from app.domain.values import UserId
-from app.infrastructure.limits import build_generation_limits
+from app.infrastructure.limits import RedisGenerationLimits
 from app.infrastructure.settings import Settings
 from tests.integration.services import service_url
 
@@ -41,9 +42,8 @@ async def build(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         redis_url = service_url("LW_TEST_REDIS_URL")
         client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
     prefix = f"lw:test-limits:{uuid.uuid4().hex}"
-    closers: list[Callable[[], Awaitable[None]]] = []
 
-    async def make(**quotas: int | str) -> GenerationLimits:
+    async def make(clock: Callable[[], float] = time.time, **quotas: int | str) -> GenerationLimits:
         values: dict[str, Any] = {
             "rate_limit_generation": f"{RATE}/minute",
             "quota_user_pages_per_day": 100,
@@ -53,13 +53,11 @@ async def build(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             **quotas,
         }
         settings = Settings(data_dir=tmp_path, redis_url=redis_url, **values)
-        limits, close = await build_generation_limits(settings, client, key_prefix=prefix)
-        closers.append(close)
-        return limits
+        return RedisGenerationLimits.from_settings(
+            client=client, settings=settings, key_prefix=prefix, clock=clock
+        )
 
     yield make
-    for close in closers:
-        await close()
     if redis_url is not None:
         async for key in client.scan_iter(match=f"{prefix}:*", count=500):
             await client.delete(key)
@@ -200,15 +198,85 @@ async def test_one_users_limits_leave_another_user_alone(build: Build) -> None:
 async def test_unreachable_redis_is_store_unavailable(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    limits, close = await build_generation_limits(settings, client)
+    limits = RedisGenerationLimits.from_settings(client=client, settings=settings)
     try:
         with pytest.raises(StoreUnavailable):
             await limits.check(a_user(), GenerationCost(pages=1, images=1))
         with pytest.raises(StoreUnavailable):
             await limits.record(a_user(), GenerationCost(pages=1, images=1))
     finally:
-        await close()
         await client.aclose()
+
+
+async def test_the_rate_window_moves_with_the_clock(build: Build) -> None:
+    now = [1_800_000_000.0]
+    limits = await build(clock=lambda: now[0])
+    user = a_user()
+    await record_times(limits, user, PAGE, RATE)
+    now[0] += 30
+    with pytest.raises(RateLimited, match="Too many") as refused:
+        await limits.check(user, PAGE)
+    assert refused.value.retry_after_seconds == 30  # when the first of the three leaves
+    now[0] += 30.5
+    await limits.check(user, PAGE)
+
+
+class CountingRedis(FakeAsyncRedis):
+    """Counts the commands sent, scripts included (one EVALSHA each)."""
+
+    sent: list[str]
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.sent.append(str(args[0]))
+        return await super().execute_command(*args, **options)
+
+
+async def test_a_check_and_a_record_are_one_round_trip_each(tmp_path: Path) -> None:
+    client = CountingRedis(server=FakeServer())
+    client.sent = []
+    limits = RedisGenerationLimits.from_settings(
+        client=client, settings=Settings(data_dir=tmp_path)
+    )
+    user = a_user()
+    await limits.check(user, GenerationCost(pages=1, images=1))  # five limits
+    await limits.record(user, GenerationCost(pages=1, images=1))
+    # The first run of each script loads it (EVALSHA refused, SCRIPT LOAD, EVALSHA).
+    client.sent.clear()
+    await limits.check(user, GenerationCost(pages=1, images=1))
+    await limits.record(user, GenerationCost(pages=1, images=1))
+    assert client.sent == ["EVALSHA", "EVALSHA"]
+    await client.aclose()
+
+
+async def test_counts_are_kept_in_the_limits_librarys_layout(tmp_path: Path) -> None:
+    """Counters written before this adapter replaced the `limits` library's limiters still count."""
+    from limits import RateLimitItemPerDay, RateLimitItemPerMinute
+    from limits.aio.storage import RedisStorage
+    from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+
+    client: Redis = FakeAsyncRedis(server=FakeServer())
+    storage = RedisStorage(
+        "async+redis://", implementation="redispy", connection_pool=client.connection_pool
+    )
+    user = a_user()
+    await MovingWindowRateLimiter(storage).hit(
+        RateLimitItemPerMinute(3), "generations", "user", str(user), cost=3
+    )
+    await FixedWindowRateLimiter(storage).hit(
+        RateLimitItemPerDay(5), "pages", "user", str(user), cost=5
+    )
+    limits = RedisGenerationLimits.from_settings(
+        client=client,
+        settings=Settings(
+            data_dir=tmp_path, rate_limit_generation="3/minute", quota_user_pages_per_day=5
+        ),
+        key_prefix=RedisStorage.PREFIX,
+    )
+    with pytest.raises(RateLimited, match="You have written 5 pages today"):
+        await limits.check(user, PAGE)
+    with pytest.raises(RateLimited, match="Too many"):
+        await limits.check(user, GenerationCost())
+    await client.aclose()
 
 
 def test_a_negative_cost_is_refused() -> None:

@@ -1,0 +1,38 @@
+-- Check every limit a generation counts against, in one round trip, consuming nothing.
+-- KEYS: one counter per limit.
+-- ARGV: 1 now (seconds since the epoch), then for each key: its kind ('moving' or 'fixed'),
+--       its amount, its window (seconds) and this generation's cost.
+-- Returns one string per key: '' when the limit allows the cost, else what is left in the window
+-- and how long until it frees up (milliseconds), as 'remaining wait'.
+-- The layouts are those of the `limits` library: a moving window is a list of timestamps,
+-- newest first and trimmed to the amount; a fixed window is a counter that expires.
+local now = tonumber(ARGV[1])
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 4
+  local kind = ARGV[at]
+  local amount, window, cost = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  if kind == 'moving' then
+    local count, oldest = 0, now
+    for _, entry in ipairs(redis.call('LRANGE', key, 0, amount - 1)) do
+      local stamp = tonumber(entry)
+      if stamp < now - window then break end
+      count, oldest = count + 1, stamp
+    end
+    if count + cost <= amount then
+      answers[i] = ''
+    else
+      answers[i] = (amount - count) .. ' ' .. math.ceil((oldest + window - now) * 1000)
+    end
+  else
+    local used = tonumber(redis.call('GET', key) or '0')
+    if used + cost <= amount then
+      answers[i] = ''
+    else
+      local left = redis.call('PTTL', key)
+      if left < 0 then left = window * 1000 end
+      answers[i] = math.max(amount - used, 0) .. ' ' .. left
+    end
+  end
+end
+return answers
