@@ -368,7 +368,8 @@ def start_py_spy(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] 
     if binary is None or not Path(binary).exists():
         raise SystemExit("--py-spy needs py-spy (pip install py-spy; or --py-spy-bin PATH)")
     args.py_spy.parent.mkdir(parents=True, exist_ok=True)
-    command = [binary, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    command = [binary, "record", "--pid", str(pid), "--rate", str(args.py_spy_rate)]
+    command += ["--format", "raw"]
     command += ["--threads", "--output", str(args.py_spy)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -795,6 +796,7 @@ def main() -> None:
         "(use a --latency long enough for the pages to be written after the burst)",
     )
     parser.add_argument("--py-spy-bin", default=None, help="py-spy when it is not on the PATH")
+    parser.add_argument("--py-spy-rate", type=int, default=200, help="samples a second")
     parser.add_argument("--json", type=Path, default=Path("bench/results/async_bench.json"))
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = parser.parse_args()

@@ -108,6 +108,45 @@ async def test_a_new_event_wakes_the_users_listener_and_no_other(
     assert feed.listening_streams == 0
 
 
+async def test_the_doorbell_hands_a_listener_the_events_as_the_stream_holds_them(
+    redis_client: Redis, feed: RedisEventFeed
+) -> None:
+    store = store_for(redis_client)
+    book = new_book()
+    await store.add(book)
+    async with feed.listen(book.user_id) as signal:
+        await asyncio.sleep(0.1)  # the doorbell subscribes in the background
+        signal.reset()
+        await write_page(store, book, datetime.now(UTC), text_first=False)
+        stored = await feed.read_after(book.user_id, "0-0", 100)
+        assert await signal.wait(5)
+        await asyncio.sleep(0.1)  # both changes have rung
+        assert signal.take_after("0-0") == stored  # the claim's events and the page's
+        assert signal.take_after(stored[-1].id) == []  # taken, and the signal reset
+
+        signal.reset()
+        await store.update(book, book.version)  # a change with no events rings no one
+        assert not await signal.wait(0.3)
+
+
+async def test_a_listener_that_missed_a_ring_is_told_to_read_the_stream(
+    redis_client: Redis, feed: RedisEventFeed
+) -> None:
+    store = store_for(redis_client)
+    book = new_book(pages=3)
+    await store.add(book)
+    await write_page(store, book, datetime.now(UTC), text_first=True)
+    async with feed.listen(book.user_id) as signal:
+        await asyncio.sleep(0.1)
+        signal.reset()
+        await write_page(store, book, datetime.now(UTC), text_first=True)
+        assert await signal.wait(5)
+        await asyncio.sleep(0.1)
+        assert signal.take_after("0-0") is None  # its cursor is before page 1's events
+        stored = await feed.read_after(book.user_id, "0-0", 100)
+        assert [e.data["page"] for e in stored] == [1, 1, 2, 2]  # text first: no picture yet
+
+
 async def test_the_lease_index_names_books_whose_lease_passed(redis_client: Redis) -> None:
     store = store_for(redis_client)
     book = new_book()

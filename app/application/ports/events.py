@@ -34,7 +34,7 @@ class StoredEvent:
 
 
 class EventSignal(ABC):
-    """Wakes a reader when its user may have new events."""
+    """Wakes a reader when its user may have new events, and may hand it those events."""
 
     @abstractmethod
     def reset(self) -> None:
@@ -43,6 +43,12 @@ class EventSignal(ABC):
     @abstractmethod
     async def wait(self, seconds: float) -> bool:
         """True when woken, False when `seconds` passed first."""
+
+    @abstractmethod
+    def take_after(self, cursor: str) -> list[StoredEvent] | None:
+        """The events that woke this signal since its last reset that follow the id `cursor`
+        with none missing between (an empty list when every one is at or before it), or None
+        when that cannot be told: the reader then reads the feed. Resets the signal."""
 
 
 class BookEventFeed(ABC):

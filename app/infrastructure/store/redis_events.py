@@ -2,7 +2,11 @@
 transaction as the change), and one pub/sub channel rings when any user has new ones.
 
 A process keeps one subscription whatever the number of open streams, and a reader reads its
-user's stream only when rung (or at its heartbeat), so an open stream holds no Redis connection."""
+user's stream only when rung (or at its heartbeat), so an open stream holds no Redis connection.
+The doorbell also carries the events that rang it, with the id of the entry before them: a reader
+whose cursor is that id sends them as they are, without reading the stream (two round trips a
+page fewer for every open stream); after a gap (a lost subscription, a reader that fell behind)
+it reads the stream as before."""
 
 from __future__ import annotations
 
@@ -12,32 +16,82 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from app.application.concurrency import stop
-from app.application.ports import BookEventFeed, EventSignal, StoredEvent
+from app.application.ports import BookEventFeed, EventSignal, StoredEvent, parse_event_id
 from app.domain.values import UserId
 from app.infrastructure.store.redis_books import EVENTS_CHANNEL, _translated, events_key
 
 log = logging.getLogger(__name__)
 _RESUBSCRIBE_AFTER = 1.0
+# Rings a reader has not taken yet; past this it reads the stream instead.
+_BATCHES_KEPT = 64
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events written by one change, and the id of the stream's entry before them."""
+
+    before: str
+    events: tuple[StoredEvent, ...]
+
+
+def parse_doorbell(payload: str) -> Batch | None:
+    """The events a doorbell message carries (see update_book.lua), None if it carries none."""
+    try:
+        fields = json.loads(payload)
+        events = tuple(
+            StoredEvent(fields[i], fields[i + 1], json.loads(fields[i + 2]))
+            for i in range(1, len(fields), 3)
+        )
+        return Batch(fields[0], events) if events else None
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
 class _Signal(EventSignal):
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._batches: list[Batch] = []
+        self._gap = False
 
-    def ring(self) -> None:
+    def ring(self, batch: Batch | None) -> None:
+        if batch is None or len(self._batches) >= _BATCHES_KEPT:
+            self._gap = True
+            self._batches.clear()
+        elif not self._gap:
+            self._batches.append(batch)
         self._event.set()
 
     def reset(self) -> None:
         self._event.clear()
+        self._batches = []
+        self._gap = False
+
+    def take_after(self, cursor: str) -> list[StoredEvent] | None:
+        batches, gap = self._batches, self._gap
+        self.reset()
+        if gap:
+            return None
+        taken: list[StoredEvent] = []
+        at = parse_event_id(cursor)
+        for batch in batches:
+            if at is not None and batch.events[-1].order <= at:
+                continue  # already read from the stream
+            if batch.before != cursor:
+                return None
+            taken += batch.events
+            cursor = batch.events[-1].id
+            at = batch.events[-1].order
+        return taken
 
     async def wait(self, seconds: float) -> bool:
         try:  # not wait_for: on Python 3.11 it makes a task for every wait
@@ -112,14 +166,19 @@ class RedisEventFeed(BookEventFeed):
                 log.warning("event doorbell lost its subscription (%s); retrying", error)
                 await asyncio.sleep(_RESUBSCRIBE_AFTER)
 
-    def _ring(self, user_id: str) -> None:
-        for signal in self._signals.get(user_id, ()):
-            signal.ring()
+    def _ring(self, message: str) -> None:
+        user_id, _, payload = message.partition("\n")
+        signals = self._signals.get(user_id)
+        if not signals:
+            return  # most messages are for users with no stream open here: not parsed
+        batch = parse_doorbell(payload)
+        for signal in signals:
+            signal.ring(batch)
 
     def _ring_all(self) -> None:
         for signals in self._signals.values():
             for signal in signals:
-                signal.ring()
+                signal.ring(None)
 
     @staticmethod
     def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> StoredEvent:

@@ -168,16 +168,22 @@ async def event_stream(
                 yield BOOK_GONE
                 return
             cursor = start.cursor
+            read = True
             while True:
-                signal.reset()
-                events = await feed.read_after(user_id, cursor, _BATCH)
+                if read:
+                    signal.reset()
+                    events = await feed.read_after(user_id, cursor, _BATCH)
                 for event in events:
                     yield sse(event, link)
                     cursor = event.id
-                if len(events) == _BATCH:
+                if read and len(events) == _BATCH:
                     continue
-                if not await signal.wait(heartbeat):
+                if await signal.wait(heartbeat):
+                    delivered = signal.take_after(cursor)
+                    read, events = delivered is None, delivered or []
+                else:  # at each heartbeat the stream is read, whatever the doorbell said
                     yield ": keep-alive\n\n"
+                    read = True
     except DependencyUnavailable as error:
         # The client reconnects with its Last-Event-ID and loses nothing.
         log.warning("event stream ended: %s", error)

@@ -4,6 +4,9 @@
 -- ARGV: 1 book id, 2 expected version, 3 the new document, 4 expiry (ms since the epoch),
 --       5 when the earliest lease passes (ms; '' for none), 6 user id, 7 events kept,
 --       8 the doorbell channel, then a name and a JSON data for each event
+-- The doorbell carries the user id, a newline, and a JSON array: the id of the stream's last
+-- entry before these events ('0-0' for none), then each event's id, name and data, so that a
+-- reader whose cursor is that id has the events without reading the stream.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local stored = cjson.decode(raw)
@@ -15,10 +18,15 @@ else
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 end
 if #ARGV > 8 then
+  local before = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+  local message = {before and before[1] or '0-0'}
   for i = 9, #ARGV, 2 do
-    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[7], '*', 'name', ARGV[i], 'data', ARGV[i + 1])
+    local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[7], '*', 'name', ARGV[i], 'data', ARGV[i + 1])
+    message[#message + 1] = id
+    message[#message + 1] = ARGV[i]
+    message[#message + 1] = ARGV[i + 1]
   end
   redis.call('PEXPIREAT', KEYS[3], ARGV[4])
-  redis.call('PUBLISH', ARGV[8], ARGV[6])
+  redis.call('PUBLISH', ARGV[8], ARGV[6] .. '\n' .. cjson.encode(message))
 end
 return 1
