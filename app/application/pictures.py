@@ -22,15 +22,20 @@ from app.application.ports import (
     ImageStorage,
 )
 from app.application.ports.generation import IllustrationKind
-from app.application.spending import count_spent
+from app.application.spending import give_back
 from app.domain.book import Book
 from app.domain.errors import DomainError
 from app.domain.values import StoryContext, Usage, UserId
 
 log = logging.getLogger(__name__)
 PICTURE_COST = GenerationCost(images=1)
-# The picture of a page written text-first: the page's one generation was counted already.
+# The picture of a page written text-first: part of the page's one generation.
 PAGE_PICTURE_COST = GenerationCost(images=1, generations=0)
+
+
+def drawn_well(drawing: asyncio.Task[Picture]) -> bool:
+    """The picture was drawn and staged: it was paid for, whatever becomes of it."""
+    return drawing.done() and not drawing.cancelled() and drawing.exception() is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,8 @@ class Pictures:
         cost: GenerationCost = PICTURE_COST,
         known: Book | None = None,
     ) -> Settled:
-        """Wait for the picture and store the outcome on the book: the picture, or its failure.
+        """Wait for the picture and store the outcome on the book: the picture, or its failure
+        (and then its `cost`, taken from the limits when it was asked for, given back).
         `known` is the caller's own copy of the book as it last stored it (saves a read)."""
         failure: Exception | None = None
         try:
@@ -99,14 +105,15 @@ class Pictures:
         except asyncio.CancelledError:
             await discard(drawing)
             await asyncio.shield(self._store(attempt, None, known))
+            await asyncio.shield(give_back(self._limits, attempt.user_id, cost))
             raise
         except Exception as error:  # noqa: BLE001 - any failure leaves the picture to retry
             await discard(drawing)
             log.warning("the picture of page %d failed: %s", attempt.page_number, error)
             picture, failure = None, error
         book = await asyncio.shield(self._store(attempt, picture, known))
-        if book is not None and picture is not None:
-            await count_spent(self._limits, attempt.user_id, cost)
+        if picture is None:
+            await give_back(self._limits, attempt.user_id, cost)
         return Settled(book, failure)
 
     async def _draw(self, context: StoryContext, attempt: PictureAttempt) -> Picture:

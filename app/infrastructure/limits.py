@@ -2,21 +2,20 @@
 quotas of pages and pictures, per user and for the whole service (fixed windows of one day, each
 starting at its first count and lasting 24 hours).
 
-A check is one Lua script (`check_limits.lua`) that reads every limit the generation concerns,
-and a record is one more (`record_limits.lua`) that counts it against all of them atomically: one
-round trip each, on the service's own Redis client (its pool, timeouts and retries). The
-`limits` library did the same with one command per limit (five for a page, each on its own
-pooled connection), which was a third of a page's CPU before its 202; its notation still parses
-the rate setting, and its key and value layouts are kept, so counters survive the change.
+Taking a generation is one Lua script (`take_limits.lua`) that checks every limit it concerns
+and counts it against all of them, or against none, atomically: two requests at the same moment
+cannot both pass the last unit of a quota, and a page costs one round trip to the limits, on the
+service's own Redis client (its pool, timeouts and retries). Giving back what a generation that
+produced nothing had taken is one more (`give_back_limits.lua`). The `limits` library did this
+with one command per limit (five for a check, five more to count), each on its own pooled
+connection, and could overshoot between the check and the count; its notation still parses the
+rate setting, and its key and value layouts are kept, so counters survive the change.
 
 The same scripts run on a real Redis (LW_REDIS_URL) and on the embedded fakeredis (through
 lupa). The embedded snapshot keeps books and idempotency responses, not counters: a restart of an
-embedded service starts every window afresh, which one machine can accept.
-
-A check and the record that follows it are two steps, not one atomic one: generations that run
-at the same moment for the same user can each pass the check and together overshoot a limit by
-that many. Changing a limit's amount starts its counters afresh (the amount is in the key).
-Every Redis failure becomes StoreUnavailable."""
+embedded service starts every window afresh, which one machine can accept. Changing a limit's
+amount starts its counters afresh (the amount is in the key). Every Redis failure becomes
+StoreUnavailable."""
 
 from __future__ import annotations
 
@@ -129,8 +128,8 @@ class RedisGenerationLimits(GenerationLimits):
         key_prefix: str = KEY_PREFIX,
         clock: Clock = time.time,
     ) -> None:
-        self._check = client.register_script(_script("check_limits.lua"))
-        self._record = client.register_script(_script("record_limits.lua"))
+        self._take = client.register_script(_script("take_limits.lua"))
+        self._give_back = client.register_script(_script("give_back_limits.lua"))
         self._prefix = key_prefix
         self._clock = clock
         self._rate = parse(rate)
@@ -217,12 +216,12 @@ class RedisGenerationLimits(GenerationLimits):
             arguments += rule.arguments()
         return arguments
 
-    async def check(self, user_id: UserId, cost: GenerationCost) -> None:
+    async def take(self, user_id: UserId, cost: GenerationCost) -> None:
         rules = self._rules(user_id, cost)
         if not rules:
             return
         async with _translated():
-            answers = await self._check(keys=self._keys(rules), args=self._arguments(rules))
+            answers = await self._take(keys=self._keys(rules), args=self._arguments(rules))
         refused = [
             (rule, _window(answer))
             for rule, answer in zip(rules, answers, strict=True)
@@ -234,12 +233,12 @@ class RedisGenerationLimits(GenerationLimits):
         rule, window = max(refused, key=lambda pair: pair[1].wait_ms)
         raise RateLimited(rule.refusal(window, rule.cost), max(1, math.ceil(window.wait_ms / 1000)))
 
-    async def record(self, user_id: UserId, cost: GenerationCost) -> None:
+    async def give_back(self, user_id: UserId, cost: GenerationCost) -> None:
         rules = self._rules(user_id, cost)
         if not rules:
             return
         async with _translated():
-            await self._record(keys=self._keys(rules), args=self._arguments(rules))
+            await self._give_back(keys=self._keys(rules), args=self._arguments(rules))
 
 
 def _window(answer: bytes | str) -> _Window:

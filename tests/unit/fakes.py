@@ -567,20 +567,26 @@ class ScriptedModerator(ContentModerator):
 
 
 class FakeLimits(GenerationLimits):
-    """Counts what is checked and recorded; refuses while `refuse_for` is set."""
+    """Counts what is taken and given back; refuses while `refuse_for` is set."""
 
     def __init__(self) -> None:
-        self.checked: list[GenerationCost] = []
-        self.recorded: list[GenerationCost] = []
+        self.taken: list[GenerationCost] = []
+        self.given_back: list[GenerationCost] = []
         self.refuse_for: int | None = None
 
-    async def check(self, user_id: UserId, cost: GenerationCost) -> None:
-        self.checked.append(cost)
+    async def take(self, user_id: UserId, cost: GenerationCost) -> None:
         if self.refuse_for is not None:
             raise RateLimited("too many pages at once", self.refuse_for)
+        self.taken.append(cost)
 
-    async def record(self, user_id: UserId, cost: GenerationCost) -> None:
-        self.recorded.append(cost)
+    async def give_back(self, user_id: UserId, cost: GenerationCost) -> None:
+        self.given_back.append(cost)
+
+    def net(self) -> tuple[int, int]:
+        """Pages and pictures counted: taken, less what was given back."""
+        pages = sum(c.pages for c in self.taken) - sum(c.pages for c in self.given_back)
+        images = sum(c.images for c in self.taken) - sum(c.images for c in self.given_back)
+        return pages, images
 
 
 # -- everything together ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from app.application.errors import (
     NoBookInProgress,
     RateLimited,
 )
-from app.application.pictures import PAGE_PICTURE_COST, PICTURE_COST
+from app.application.pictures import PICTURE_COST
 from app.application.ports import GenerationCost
 from app.application.use_cases.write_page import PAGE_COST
 from app.domain.book import Book, BookState
@@ -29,7 +29,6 @@ from app.domain.events import BookEvent
 from app.domain.values import ChildInput, ImageStatus, Title, UserId
 from tests.unit.fakes import ALICE, BOB, World, reached, wait_until
 
-TEXT_COST = GenerationCost(pages=1)  # the text of a page written in the background
 TITLE = Title("Momo and the Map")
 SECOND = timedelta(seconds=1)
 
@@ -60,8 +59,8 @@ async def opened(world: World, page_count: int = 3, user: UserId = ALICE) -> Boo
 
 
 def forget(world: World) -> None:
-    world.limits.checked.clear()
-    world.limits.recorded.clear()
+    world.limits.taken.clear()
+    world.limits.given_back.clear()
     world.books.events.clear()
     world.events.clear()
 
@@ -132,7 +131,7 @@ async def test_start_stores_the_text_first_and_then_the_picture(world: World) ->
     assert text_only.questions.items == ("Where does the map lead?",)
     assert text_only.version == claimed.version + 1
     assert world.books.event_names() == ["page_text", "questions"]
-    assert world.limits.recorded == [TEXT_COST]
+    assert world.limits.net() == (1, 1)  # taken when the page was asked for
 
     gate.set()
     await world.jobs.wait()
@@ -148,9 +147,9 @@ async def test_start_stores_the_text_first_and_then_the_picture(world: World) ->
     [ready] = events(world, "image_ready")
     assert ready.data == {"page": 1, "image_key": page.image_key}
     assert ready.book_id == claimed.id
-    assert world.limits.checked == [PAGE_COST]
-    assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST]
-    assert world.limits.recorded[1] == GenerationCost(images=1, generations=0)
+    assert world.limits.taken == [PAGE_COST]
+    assert world.limits.net() == (1, 1)
+    assert world.limits.given_back == []
     assert world.jobs.count == 0
 
 
@@ -220,7 +219,7 @@ async def test_a_whole_book_written_in_the_background_announces_book_done_once(
     assert [p.image_status for p in book.pages] == [ImageStatus.READY] * 3
     assert world.books.event_names().count("book_done") == 1
     assert world.books.event_names()[-1] == "book_done"
-    assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST] * 3
+    assert world.limits.net() == (3, 3)
 
 
 # -- WritePage.start: failures -----------------------------------------------------------------
@@ -249,7 +248,7 @@ async def test_a_text_failure_in_the_background_gives_the_book_back(
         "stage": "text",
         "detail": "the page could not be written; it can be written again",
     }
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)  # nothing was written or drawn
     assert world.illustrator.script.cancelled == 1  # the picture is not drawn for nothing
 
     picture_gate.set()
@@ -266,7 +265,7 @@ async def test_unusable_text_in_the_background_gives_the_book_back(world: World)
     assert stored(world).state is BookState.IN_PROGRESS
     assert stored(world).pages == []
     assert world.books.event_names() == ["generation_failed"]
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
 
 
 async def test_a_picture_failure_leaves_the_page_with_its_text_and_a_failed_picture(
@@ -288,7 +287,7 @@ async def test_a_picture_failure_leaves_the_page_with_its_text_and_a_failed_pict
     [failed] = events(world, "generation_failed")
     assert failed.data["page"] == 1
     assert failed.data["stage"] == "illustration"
-    assert world.limits.recorded == [TEXT_COST]  # no image counted
+    assert world.limits.net() == (1, 0)  # the picture that failed is given back
 
 
 async def test_a_picture_that_cannot_be_staged_fails_the_picture_only(world: World) -> None:
@@ -299,7 +298,7 @@ async def test_a_picture_that_cannot_be_staged_fails_the_picture_only(world: Wor
     [page] = stored(world).pages
     assert page.image_status is ImageStatus.FAILED
     assert events(world, "generation_failed")[0].data["stage"] == "illustration"
-    assert world.limits.recorded == [TEXT_COST]
+    assert world.limits.net() == (1, 0)
 
 
 async def test_the_next_page_can_be_written_after_a_picture_failed(world: World) -> None:
@@ -332,7 +331,7 @@ async def test_cancelling_the_job_while_the_text_is_written_gives_the_book_back(
         "detail": "the server stopped while writing the page; it can be written again",
     }
     assert world.illustrator.script.cancelled == 1
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
     assert world.jobs.count == 0
 
 
@@ -353,7 +352,7 @@ async def test_cancelling_the_job_while_the_picture_is_drawn_keeps_the_text(worl
     assert world.books.event_names() == ["page_text", "questions", "generation_failed"]
     assert events(world, "generation_failed")[0].data["stage"] == "illustration"
     assert world.illustrator.script.cancelled == 1
-    assert world.limits.recorded == [TEXT_COST]
+    assert world.limits.net() == (1, 0)
 
 
 async def test_a_text_that_outlives_its_lease_is_not_stored(world: World) -> None:
@@ -371,7 +370,7 @@ async def test_a_text_that_outlives_its_lease_is_not_stored(world: World) -> Non
     assert book.pages == []
     assert book.state_at(world.clock.now()) is BookState.IN_PROGRESS
     assert world.books.event_names() == []
-    assert world.limits.recorded == []
+    assert world.limits.net() == (1, 0)  # the text was written (paid for), then thrown away
     assert world.illustrator.script.cancelled == 1
 
 
@@ -390,7 +389,7 @@ async def test_discarding_the_book_while_the_text_is_written_ends_the_job_quietl
 
     assert world.books.peek(ALICE) is None
     assert world.books.events == []
-    assert world.limits.recorded == []
+    assert world.limits.net() == (1, 0)  # the text was written, the picture never drawn
     assert world.illustrator.script.cancelled == 1
 
 
@@ -408,7 +407,7 @@ async def test_discarding_the_book_while_the_picture_is_drawn_stores_nothing(
 
     assert world.books.peek(ALICE) is None
     assert world.books.event_names() == ["page_text", "questions"]
-    assert world.limits.recorded == [TEXT_COST]  # the picture of a discarded book is not counted
+    assert world.limits.net() == (1, 1)  # both were made, for a book that was discarded
 
 
 async def test_a_store_failure_when_storing_the_text_stops_the_drawing(world: World) -> None:
@@ -424,7 +423,7 @@ async def test_a_store_failure_when_storing_the_text_stops_the_drawing(world: Wo
     book = stored(world)
     assert book.pages == []
     assert book.state is BookState.IN_PROGRESS  # given back at once: it can be written again
-    assert world.limits.recorded == []
+    assert world.limits.net() == (1, 0)
 
     picture_gate.set()  # a drawing left running would now finish and stage its picture
     for _ in range(20):
@@ -450,8 +449,7 @@ async def test_start_checks_the_limits_before_claiming(world: World) -> None:
     assert world.jobs.count == 0
     assert world.context_generator.script.calls == 0
     assert world.illustrator.script.calls == drawn
-    assert world.limits.checked == [PAGE_COST]
-    assert world.limits.recorded == []
+    assert world.limits.taken == []  # refused: nothing is counted
     assert world.books.events == []
 
 
@@ -497,15 +495,14 @@ async def test_execute_checks_the_limits_before_generating(world: World) -> None
     assert world.illustrator.script.calls == 1  # the cover only
     assert snapshot(stored(world)) == before
     assert world.books.events == []
-    assert world.limits.checked == [PAGE_COST]
-    assert world.limits.recorded == []
+    assert world.limits.taken == []  # refused: nothing is counted
 
 
 async def test_execute_counts_the_page_once_it_is_stored(world: World) -> None:
     await opened(world)
     book = await world.write()
-    assert world.limits.checked == [PAGE_COST]
-    assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST]  # each once it is stored
+    assert world.limits.taken == [PAGE_COST]
+    assert world.limits.net() == (1, 1)
     assert GenerationCost(pages=1, images=1) == PAGE_COST
     assert book.pages[0].image_status is ImageStatus.READY
     assert world.books.event_names() == ["page_text", "questions", "image_ready", "page_done"]
@@ -516,11 +513,11 @@ async def test_execute_counts_nothing_before_the_page_is_stored(world: World) ->
     gate = world.context_generator.script.hold()
     task = asyncio.create_task(world.write())
     await reached(world.context_generator.script.started)
-    assert world.limits.checked == [PAGE_COST]
-    assert world.limits.recorded == []
+    assert world.limits.taken == [PAGE_COST]
+    assert world.limits.net() == (1, 1)
     gate.set()
     await task
-    assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST]
+    assert world.limits.net() == (1, 1)
 
 
 @pytest.mark.parametrize("failing", ["context_generator", "question_generator"])
@@ -529,7 +526,7 @@ async def test_execute_counts_nothing_when_the_page_fails(world: World, failing:
     getattr(world, failing).script.fail_next()
     with pytest.raises(GenerationFailed):
         await world.write()
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
     assert world.books.event_names() == ["generation_failed"]
     assert stored(world).pages == []
 
@@ -548,7 +545,7 @@ async def test_execute_announces_book_done_with_the_last_page(world: World) -> N
         "page_done",
         "book_done",
     ]
-    assert world.limits.recorded == [TEXT_COST, PAGE_PICTURE_COST] * 2
+    assert world.limits.net() == (2, 2)
 
 
 # -- RedrawPicture ---------------------------------------------------------------------------
@@ -571,8 +568,8 @@ async def test_redraw_draws_a_failed_picture_again_and_keeps_the_text(world: Wor
     assert book.state is BookState.IN_PROGRESS
     assert book.version == before.version + 2  # claimed, then drawn
     assert snapshot(stored(world)) == snapshot(book)
-    assert world.limits.checked == [PICTURE_COST]
-    assert world.limits.recorded == [PICTURE_COST]
+    assert world.limits.taken == [PICTURE_COST]
+    assert world.limits.net() == (0, 1)
     assert GenerationCost(images=1) == PICTURE_COST
     assert world.books.event_names() == ["image_ready", "page_done"]
     assert events(world, "image_ready")[0].data == {"page": 1, "image_key": page.image_key}
@@ -596,7 +593,7 @@ async def test_redraw_that_fails_again_raises_and_leaves_the_picture_failed(worl
     assert book.version == before.version + 2
     assert world.books.event_names() == ["generation_failed"]
     assert events(world, "generation_failed")[0].data["stage"] == "illustration"
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
 
     book = await world.redraw_picture().execute(ALICE, 1)
     assert book.pages[0].image_status is ImageStatus.READY
@@ -614,8 +611,8 @@ async def test_redraw_refuses_a_picture_that_is_ready(world: World) -> None:
 
     assert snapshot(stored(world)) == before
     assert world.illustrator.script.calls == calls
-    assert world.limits.checked == []
-    assert world.limits.recorded == []
+    assert world.limits.taken == []
+    assert world.limits.given_back == []
 
 
 async def test_redraw_refuses_a_picture_that_is_being_drawn(world: World) -> None:
@@ -656,7 +653,7 @@ async def test_redraw_checks_the_limits_before_drawing(world: World) -> None:
 
     assert world.illustrator.script.calls == calls
     assert snapshot(stored(world)) == snapshot(before)
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
 
 
 async def test_redraw_start_returns_the_picture_pending_then_draws_it(world: World) -> None:
@@ -677,7 +674,7 @@ async def test_redraw_start_returns_the_picture_pending_then_draws_it(world: Wor
     assert stored(world).pages[0].image_status is ImageStatus.READY
     assert claimed.pages[0].image_status is ImageStatus.PENDING  # not changed by the job
     assert world.books.event_names() == ["image_ready", "page_done"]
-    assert world.limits.recorded == [PICTURE_COST]
+    assert world.limits.net() == (0, 1)
 
 
 async def test_redraw_start_whose_picture_fails_again_announces_it(world: World) -> None:
@@ -687,7 +684,7 @@ async def test_redraw_start_whose_picture_fails_again_announces_it(world: World)
     await world.jobs.wait()
     assert stored(world).pages[0].image_status is ImageStatus.FAILED
     assert world.books.event_names() == ["generation_failed"]
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
 
 
 async def test_cancelling_a_redraw_job_leaves_the_picture_failed(world: World) -> None:
@@ -702,7 +699,7 @@ async def test_cancelling_a_redraw_job_leaves_the_picture_failed(world: World) -
     assert stored(world).pages[0].image_status is ImageStatus.FAILED
     assert world.books.event_names() == ["generation_failed"]
     assert world.illustrator.script.cancelled == 1
-    assert world.limits.recorded == []
+    assert world.limits.net() == (0, 0)
 
 
 async def test_redrawing_the_last_missing_picture_lets_the_book_be_finished(world: World) -> None:
@@ -771,7 +768,7 @@ async def test_a_late_page_of_a_recovered_attempt_is_refused(world: World) -> No
     assert book.pages == []
     assert snapshot(book) == snapshot(recovered)
     assert world.books.event_names() == ["generation_failed"]
-    assert world.limits.recorded == []
+    assert world.limits.net() == (1, 1)  # written and drawn (paid for), then thrown away
 
     await start_page(world, "alive")
     await world.jobs.wait()
@@ -819,7 +816,7 @@ async def test_recovery_fails_a_picture_whose_lease_passed(world: World) -> None
     await world.jobs.wait()
     assert stored(world).pages[0].image_status is ImageStatus.FAILED
     assert stored(world).version == book.version
-    assert world.limits.recorded == [TEXT_COST]
+    assert world.limits.net() == (1, 1)  # the late picture was paid for
 
     book = await world.redraw_picture().execute(ALICE, 1)
     assert book.pages[0].image_status is ImageStatus.READY
@@ -1014,4 +1011,4 @@ async def test_both_pictures_are_stored_when_they_finish_together(world: World) 
     book = stored(world)
     assert [p.image_status for p in book.pages] == [ImageStatus.READY, ImageStatus.READY]
     assert sorted(e.data["page"] for e in events(world, "image_ready")) == [1, 2]
-    assert world.limits.recorded.count(PAGE_PICTURE_COST) == 2
+    assert world.limits.net() == (2, 2)

@@ -25,13 +25,19 @@ class GenerationCost:
 
 
 class GenerationLimits(ABC):
-    @abstractmethod
-    async def check(self, user_id: UserId, cost: GenerationCost) -> None:
-        """Raise RateLimited if this generation would go over the user's rate limit or any daily
-        quota (the user's or the whole service's). Consumes nothing. Raises StoreUnavailable when
-        the counters cannot be read."""
+    """A generation is taken from the limits when it is accepted, before anything is paid for,
+    and given back only if it produced nothing: a result that was paid for and then thrown away
+    stays counted."""
 
     @abstractmethod
-    async def record(self, user_id: UserId, cost: GenerationCost) -> None:
-        """Count a generation that succeeded (a failed one is never counted). Raises
-        StoreUnavailable when the counters cannot be written."""
+    async def take(self, user_id: UserId, cost: GenerationCost) -> None:
+        """Count this generation against the user's rate limit and every daily quota (the
+        user's and the whole service's), all of them or none in one atomic step: raise
+        RateLimited, counting nothing, if any would go over. Raises StoreUnavailable when the
+        counters cannot be reached."""
+
+    @abstractmethod
+    async def give_back(self, user_id: UserId, cost: GenerationCost) -> None:
+        """Uncount a generation that produced nothing (a provider that failed, a request refused
+        after it was taken) from the rate limit and the daily quotas it was taken from. Raises
+        StoreUnavailable when the counters cannot be reached."""

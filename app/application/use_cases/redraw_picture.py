@@ -19,6 +19,7 @@ from app.application.ports import (
     GenerationLimits,
     IdGenerator,
 )
+from app.application.spending import taken
 from app.domain.book import Book
 from app.domain.values import ImageStatus, StoryContext, UserId
 
@@ -65,13 +66,13 @@ class RedrawPicture:
         if request_id is not None and current.picture_asked_by(page_number, request_id, now):
             return await self._earlier(current, page_number, wait)  # its answer was lost
         current.check_illustration_needed(page_number, now)  # refused for free
-        await self._limits.check(user_id, PICTURE_COST)
         attempt_id = str(self._ids.new_id())
 
         def claim(book: Book, now: datetime) -> None:
             book.begin_illustration(page_number, attempt_id, now, self._lease, request_id)
 
-        book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
+        async with taken(self._limits, user_id, PICTURE_COST):
+            book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
         page = book.pages[page_number - 1]
         attempt = PictureAttempt(user_id, book.id, page_number, attempt_id, page.input)
         job = self._draw(book.story_context(), attempt)

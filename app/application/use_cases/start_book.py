@@ -21,7 +21,7 @@ from app.application.ports import (
     QuestionGenerator,
 )
 from app.application.ports.generation import IllustrationKind
-from app.application.spending import count_spent
+from app.application.spending import taken
 from app.domain.book import Book
 from app.domain.errors import InvalidValue
 from app.domain.values import BookLifetime, BookSpec, UserId
@@ -82,18 +82,19 @@ class StartBook:
             if request_id is not None and existing.has_change(start_change(request_id)):
                 return existing
             raise BookAlreadyInProgress(f"user {user_id} already has a book in progress")
-        await self._limits.check(user_id, COVER_COST)
-        await self._moderator.check(spec_texts(spec), spec.language)
         book = Book.start(self._ids.new_id(), user_id, spec, self._lifetime, self._clock.now())
-        async with within(self._deadline, "the cover"):
-            sheet = await self._context_generator.character_sheet(spec)
-            context = replace(book.story_context(), character_sheet=sheet.text)
-            cover, suggestions = await both(
-                self._illustrator.draw(
-                    IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
-                ),
-                self._question_generator.create(context),
-            )
+        # Given back if the cover cannot be made; once it is drawn it stays counted.
+        async with taken(self._limits, user_id, COVER_COST):
+            await self._moderator.check(spec_texts(spec), spec.language)
+            async with within(self._deadline, "the cover"):
+                sheet = await self._context_generator.character_sheet(spec)
+                context = replace(book.story_context(), character_sheet=sheet.text)
+                cover, suggestions = await both(
+                    self._illustrator.draw(
+                        IllustrationRequest(context, IllustrationKind.COVER, scene=spec.setting)
+                    ),
+                    self._question_generator.create(context),
+                )
         opening = next_page_questions(suggestions)
         key = staging_key(user_id, book.id, self._ids.new_id())
         await self._images.put(key, cover)
@@ -110,5 +111,4 @@ class StartBook:
         if request_id is not None:
             book.mark_change(start_change(request_id))
         await self._books.add(book)
-        await count_spent(self._limits, user_id, COVER_COST)
         return book

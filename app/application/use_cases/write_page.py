@@ -21,7 +21,7 @@ from app.application.errors import (
     NoBookInProgress,
 )
 from app.application.generated import next_page_questions
-from app.application.pictures import PAGE_PICTURE_COST, PictureAttempt, Pictures
+from app.application.pictures import PAGE_PICTURE_COST, PictureAttempt, Pictures, drawn_well
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -32,7 +32,7 @@ from app.application.ports import (
     IdGenerator,
     QuestionGenerator,
 )
-from app.application.spending import count_spent
+from app.application.spending import give_back, taken
 from app.domain.book import Book
 from app.domain.errors import DomainError, InvalidValue, StaleGeneration
 from app.domain.values import ChildInput, Generation, Page, Questions, StoryContext, Usage, UserId
@@ -121,14 +121,14 @@ class WritePage:
             raise NoBookInProgress("there is no book in progress")
         if request_id is not None and (earlier := await self._earlier(current, request_id, wait)):
             return earlier  # a retry of a request whose answer was lost
-        await self._limits.check(user_id, PAGE_COST)
-        await self._moderator.check([child_input.value], current.spec.language)
         attempt_id = str(self._ids.new_id())
 
         def claim(book: Book, now: datetime) -> None:
             book.begin_generation(attempt_id, child_input, now, self._lease, request_id)
 
-        book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
+        async with taken(self._limits, user_id, PAGE_COST):
+            await self._moderator.check([child_input.value], current.spec.language)
+            book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
         assert book.generation is not None and book.generation.attempt_id == attempt_id
         job = _PageJob(user_id, book.id, book.story_context(), book.generation)
         task = self._jobs.spawn(self._write(job), name=job.name)
@@ -154,15 +154,23 @@ class WritePage:
 
     async def _write(self, job: _PageJob) -> Book:
         drawing = self._pictures.start(job.context, job.picture)
+        draft: _Draft | None = None
         try:
             async with within(self._deadline, "the page"):
                 draft = await self._text_then_questions(job.context, job.generation)
             book = await self._store_text(job, draft)  # the job's own copy from here on
         except BaseException as error:
+            # What was produced was paid for, even thrown away; what was not is given back.
+            unwritten = 0 if draft else 1
+            unpaid = GenerationCost(
+                pages=unwritten,
+                images=0 if drawn_well(drawing) else 1,
+                generations=unwritten,
+            )
             await discard(drawing)  # a picture for a page that is not stored is paid for nothing
             await asyncio.shield(self._give_back(job, error))
+            await asyncio.shield(give_back(self._limits, job.user_id, unpaid))
             raise
-        await count_spent(self._limits, job.user_id, GenerationCost(pages=1))
         settled = await self._pictures.settle(job.picture, drawing, PAGE_PICTURE_COST, book)
         if settled.book is not None:
             return settled.book

@@ -1,13 +1,15 @@
--- Check every limit a generation counts against, in one round trip, consuming nothing.
+-- Take a generation from every limit it concerns in one atomic step: count it against all of
+-- them if every one allows it, else count nothing.
 -- KEYS: one counter per limit.
 -- ARGV: 1 now (seconds since the epoch), then for each key: its kind ('moving' or 'fixed'),
 --       its amount, its window (seconds) and this generation's cost.
 -- Returns one string per key: '' when the limit allows the cost, else what is left in the window
--- and how long until it frees up (milliseconds), as 'remaining wait'.
+-- and how long until it frees up (milliseconds), as 'remaining wait'. Nothing is counted unless
+-- every answer is ''.
 -- The layouts are those of the `limits` library: a moving window is a list of timestamps,
 -- newest first and trimmed to the amount; a fixed window is a counter that expires.
 local now = tonumber(ARGV[1])
-local answers = {}
+local answers, refused = {}, false
 for i, key in ipairs(KEYS) do
   local at = 2 + (i - 1) * 4
   local kind = ARGV[at]
@@ -23,6 +25,7 @@ for i, key in ipairs(KEYS) do
       answers[i] = ''
     else
       answers[i] = (amount - count) .. ' ' .. math.ceil((oldest + window - now) * 1000)
+      refused = true
     end
   else
     local used = tonumber(redis.call('GET', key) or '0')
@@ -32,7 +35,21 @@ for i, key in ipairs(KEYS) do
       local left = redis.call('PTTL', key)
       if left < 0 then left = window * 1000 end
       answers[i] = math.max(amount - used, 0) .. ' ' .. left
+      refused = true
     end
+  end
+end
+if refused then return answers end
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 4
+  local kind = ARGV[at]
+  local amount, window, cost = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  if kind == 'moving' then
+    for _ = 1, cost do redis.call('LPUSH', key, ARGV[1]) end
+    redis.call('LTRIM', key, 0, amount - 1)
+    redis.call('EXPIRE', key, window)
+  elseif redis.call('INCRBY', key, cost) == cost then
+    redis.call('EXPIRE', key, window)
   end
 end
 return answers
