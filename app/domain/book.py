@@ -87,6 +87,11 @@ class Book:
     def __post_init__(self) -> None:
         self._check_invariants()
 
+    def copy(self) -> Book:
+        """An independent copy of the book as it is, with no events pending: every field but
+        the list of pages holds immutable values, so they are shared."""
+        return replace(self, pages=list(self.pages))
+
     @property
     def pending_events(self) -> tuple[BookEvent, ...]:
         return tuple(self._events)

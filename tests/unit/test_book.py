@@ -746,3 +746,19 @@ def test_a_stored_done_book_can_be_built_back() -> None:
         questions=Questions(),
     )
     assert Book(**fields).state is BookState.DONE  # type: ignore[arg-type]
+
+
+def test_a_copy_changes_apart_from_the_book_it_was_copied_from() -> None:
+    book = opened_book(3)
+    write_pages(book, 1)
+    book.begin_generation("a2", IDEA, T0, LEASE)
+    copied = book.copy()
+    assert copied.pending_events == ()
+    assert (copied.version, copied.pages, copied.generation) == (
+        book.version,
+        book.pages,
+        book.generation,
+    )
+    copied.complete_page("a2", "Page two.", image_of(book, 2), ASK, T0, image_lease=LEASE)
+    assert len(copied.pages) == 2 and len(book.pages) == 1
+    assert book.state is BookState.GENERATING and book.version == copied.version - 1

@@ -60,6 +60,7 @@ class _PageJob:
     book_id: UUID
     context: StoryContext
     generation: Generation
+    claimed: Book  # the job's own copy of the book as claimed: its first store needs no read
 
     @property
     def name(self) -> str:
@@ -130,7 +131,7 @@ class WritePage:
             await self._moderator.check([child_input.value], current.spec.language)
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
         assert book.generation is not None and book.generation.attempt_id == attempt_id
-        job = _PageJob(user_id, book.id, book.story_context(), book.generation)
+        job = _PageJob(user_id, book.id, book.story_context(), book.generation, book.copy())
         task = self._jobs.spawn(self._write(job), name=job.name)
         return await awaited(task) if wait else book
 
@@ -202,6 +203,7 @@ class WritePage:
                 complete,
                 change_id=f"{job.generation.attempt_id}:text",
                 book_id=job.book_id,
+                known=job.claimed,
             )
         except StaleGeneration:
             raise GenerationFailed(
