@@ -172,10 +172,12 @@ async def test_start_announces_the_text_and_questions_with_what_the_child_sees(
     assert text.version < events(world, "image_ready")[0].version
 
 
-async def test_a_picture_drawn_before_the_text_is_still_announced_after_it(world: World) -> None:
+async def test_a_picture_drawn_before_the_text_is_stored_with_it_and_announced_after_it(
+    world: World,
+) -> None:
     await opened(world)
     gate = world.context_generator.script.hold()
-    await start_page(world)
+    claimed = await start_page(world)
     await wait_until(lambda: len(world.images.staged()) == 2)  # the cover and the picture
     assert "image:end" in world.events
     assert world.books.event_names() == []
@@ -184,7 +186,10 @@ async def test_a_picture_drawn_before_the_text_is_still_announced_after_it(world
     await world.jobs.wait()
 
     assert world.books.event_names() == ["page_text", "questions", "image_ready", "page_done"]
-    assert stored(world).pages[0].image_status is ImageStatus.READY
+    book = stored(world)
+    assert book.pages[0].image_status is ImageStatus.READY
+    assert book.version == claimed.version + 1  # one change: the page and its picture
+    assert book.usage.images == 2  # the cover's and the page's
 
 
 async def test_the_last_page_written_in_the_background_announces_book_done_after_its_picture(

@@ -21,7 +21,13 @@ from app.application.errors import (
     NoBookInProgress,
 )
 from app.application.generated import next_page_questions
-from app.application.pictures import PAGE_PICTURE_COST, PictureAttempt, Pictures, drawn_well
+from app.application.pictures import (
+    PAGE_PICTURE_COST,
+    Picture,
+    PictureAttempt,
+    Pictures,
+    drawn_well,
+)
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -159,7 +165,9 @@ class WritePage:
         try:
             async with within(self._deadline, "the page"):
                 draft = await self._text_then_questions(job.context, job.generation)
-            book = await self._store_text(job, draft)  # the job's own copy from here on
+            # A picture drawn already goes with the text: one change, one wake-up of the streams.
+            picture = drawing.result() if drawn_well(drawing) else None
+            book = await self._store_text(job, draft, picture)  # the job's own copy from here on
         except BaseException as error:
             # What was produced was paid for, even thrown away; what was not is given back.
             unwritten = 0 if draft else 1
@@ -172,6 +180,8 @@ class WritePage:
             await asyncio.shield(self._give_back(job, error))
             await asyncio.shield(give_back(self._limits, job.user_id, unpaid))
             raise
+        if picture is not None:
+            return book
         settled = await self._pictures.settle(job.picture, drawing, PAGE_PICTURE_COST, book)
         if settled.book is not None:
             return settled.book
@@ -181,19 +191,20 @@ class WritePage:
             raise NoBookInProgress("the book was discarded while the page was being written")
         return current
 
-    async def _store_text(self, job: _PageJob, draft: _Draft) -> Book:
-        """Store the page on the book as it is now: the attempt id and lease are the fence, not
-        the version read at the claim (a picture of an earlier page may have been stored since)."""
+    async def _store_text(self, job: _PageJob, draft: _Draft, picture: Picture | None) -> Book:
+        """Store the page (with its picture, when it is drawn already) on the book as it is now:
+        the attempt id and lease are the fence, not the version read at the claim (a picture of
+        an earlier page may have been stored since)."""
 
         def complete(book: Book, now: datetime) -> None:
             book.complete_page(
                 job.generation.attempt_id,
                 draft.text,
-                None,
+                None if picture is None else picture.key,
                 draft.questions,
                 now,
                 summary=draft.summary,
-                usage=draft.usage,
+                usage=draft.usage if picture is None else draft.usage + picture.usage,
                 image_lease=self._lease,
             )
 
