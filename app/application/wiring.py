@@ -90,6 +90,7 @@ def build_use_cases(
     return UseCases(
         changes=changes,
         start_book=StartBook(
+            changes=changes,
             books=books,
             images=images,
             context_generator=context_generator,
@@ -100,6 +101,7 @@ def build_use_cases(
             clock=clock,
             ids=ids,
             lifetime=timings.lifetime,
+            lease=timings.lease,
             deadline=timings.deadline,
         ),
         write_page=WritePage(

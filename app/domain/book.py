@@ -81,6 +81,9 @@ class Book:
     # The ids of the latest changes stored, newest last: whoever made a change whose outcome it
     # could not see (a lost reply) reads the book and finds whether it was stored.
     recent_changes: tuple[str, ...] = ()
+    # While the book is being opened (bookInit): when the lease of the request opening it passes.
+    # The book is stored before anything is generated, so that a second start is refused at once.
+    opening_deadline: datetime | None = None
     # Recorded by the changes below; the repository stores them with the change that made them.
     _events: list[BookEvent] = field(default_factory=list, init=False, repr=False)
 
@@ -112,10 +115,21 @@ class Book:
 
     @classmethod
     def start(
-        cls, book_id: UUID, user_id: UserId, spec: BookSpec, lifetime: BookLifetime, now: datetime
+        cls,
+        book_id: UUID,
+        user_id: UserId,
+        spec: BookSpec,
+        lifetime: BookLifetime,
+        now: datetime,
+        *,
+        opening_lease: timedelta,
     ) -> Book:
+        """A new book, claimed for the request that opens it (draws its cover) for
+        `opening_lease`; if that request dies, the book is removed once the lease passes."""
         if now.tzinfo is None:
             raise InvalidValue("now", "must be timezone-aware")
+        if opening_lease <= timedelta(0):
+            raise InvalidValue("opening_lease", "must be positive")
         return cls(
             id=book_id,
             user_id=user_id,
@@ -123,7 +137,16 @@ class Book:
             lifetime=lifetime,
             created_at=now,
             updated_at=now,
+            opening_deadline=now + opening_lease,
         )
+
+    def opening_abandoned(self, now: datetime) -> bool:
+        """The book is still not open and the lease of the request opening it has passed."""
+        return self.opening_deadline is not None and now >= self.opening_deadline
+
+    def ensure_opening_abandoned(self, now: datetime) -> None:
+        if not self.opening_abandoned(now):
+            raise InvalidBookState("the book is open, or still being opened")
 
     def open(
         self,
@@ -142,6 +165,7 @@ class Book:
             raise InvalidValue("questions", "an open book needs at least one suggestion")
         sheet = bounded_text("character_sheet", character_sheet, MAX_SHEET)
         self._move_to(BookState.IN_PROGRESS)
+        self.opening_deadline = None
         self.cover_key = cover_key
         self.questions = questions
         self.character_sheet = sheet
@@ -330,6 +354,8 @@ class Book:
             deadlines.append(self.generation.lease_deadline)
         if self.finish_claim is not None:
             deadlines.append(self.finish_claim.lease_deadline)
+        if self.opening_deadline is not None:
+            deadlines.append(self.opening_deadline)
         return min(deadlines, default=None)
 
     def fail_generation(
@@ -549,6 +575,8 @@ class Book:
             raise InvalidValue("cover_key", "an open book has its cover")
         if self.state is BookState.INIT and self.pages:
             raise InvalidValue("pages", "a book that is not open yet has no page")
+        if (self.state is BookState.INIT) != (self.opening_deadline is not None):
+            raise InvalidValue("opening_deadline", "a book is held for its opening until it opens")
         if bool(self.questions.items) != (
             self.state in (BookState.IN_PROGRESS, BookState.GENERATING)
         ):

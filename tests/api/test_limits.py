@@ -1,13 +1,15 @@
-"""Rate limits and daily quotas over HTTP (embedded store: the limits' memory storage)."""
+"""Rate limits and daily quotas over HTTP (embedded store: the scripts run on fakeredis)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 
 from app.application.errors import GenerationFailed
 from app.interfaces.composition import Overrides
 from tests.api.conftest import BOOK, ClientFactory, assert_problem, auth, start, write
-from tests.unit.fakes import ScriptedContextGenerator
+from tests.unit.fakes import ScriptedContextGenerator, ScriptedIllustrator, reached
 
 
 async def test_generations_over_the_users_rate_are_429_with_retry_after(
@@ -75,3 +77,32 @@ async def test_async_pages_are_limited_before_they_are_accepted(
     assert_problem(refused, 429, "rate_limited")
     book = (await client.get("/v1/books/current", headers=auth())).json()
     assert book["state"] == "bookInProgress" and book["pages"] == []
+
+
+async def test_ten_starts_at_once_pay_for_one_cover_and_count_it(
+    make_client: ClientFactory,
+) -> None:
+    """Claim first: the losers are refused before anything is generated or counted (409), and
+    the one cover drawn is counted."""
+    illustrator = ScriptedIllustrator()
+    gate = illustrator.script.hold()
+    client = await make_client(
+        Overrides(illustrator=illustrator),
+        rate_limit_generation="2/minute",
+        quota_user_images_per_day=3,
+    )
+    first = asyncio.create_task(client.post("/v1/books", json=BOOK, headers=auth()))
+    await reached(illustrator.script.started)
+    others = await asyncio.gather(
+        *(client.post("/v1/books", json=BOOK, headers=auth()) for _ in range(9))
+    )
+    gate.set()
+    assert (await first).status_code == 201
+    for refused in others:
+        assert_problem(refused, 409, "book_already_in_progress")
+    assert illustrator.script.calls == 1
+    await client.delete("/v1/books/current", headers=auth())
+    await start(client)  # the second generation of the minute: the refused ones took none
+    await client.delete("/v1/books/current", headers=auth())
+    assert_problem(await client.post("/v1/books", json=BOOK, headers=auth()), 429, "rate_limited")
+    assert illustrator.script.calls == 2

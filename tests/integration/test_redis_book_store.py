@@ -29,12 +29,15 @@ from app.infrastructure.store.redis_books import RedisBookStore, book_key
 
 def new_book_like(book: Book) -> Book:
     """A book of the same user at version 1 but with another id (what a late finisher holds)."""
-    copy = Book.start(uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC))
+    copy = Book.start(
+        uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC), opening_lease=LEASE
+    )
     copy.open("staging/c.png", Questions(("q",)), datetime.now(UTC))
     return copy
 
 
 LIFETIME = BookLifetime(ttl=timedelta(hours=1), max_age=timedelta(hours=3))
+LEASE = timedelta(seconds=60)
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def new_book(created: datetime | None = None, pages: int = 3) -> Book:
     created = created or datetime.now(UTC)
     user = UserId(f"user-{uuid.uuid4().hex[:12]}")
     spec = BookSpec((Character("모모", "a rabbit 🐰"),), pages, Language.KO, 5, "a snowy forest")
-    book = Book.start(uuid.uuid4(), user, spec, LIFETIME, created)
+    book = Book.start(uuid.uuid4(), user, spec, LIFETIME, created, opening_lease=LEASE)
     book.open(
         f"staging/{user}/{book.id}/{uuid.uuid4()}.png",
         Questions(("What next?",)),
@@ -88,7 +91,9 @@ async def test_a_generating_book_keeps_its_attempt_and_lease(store: RedisBookSto
 async def test_second_book_for_the_same_user_is_refused(store: RedisBookStore) -> None:
     book = new_book()
     await store.add(book)
-    other = Book.start(uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC))
+    other = Book.start(
+        uuid.uuid4(), book.user_id, book.spec, LIFETIME, datetime.now(UTC), opening_lease=LEASE
+    )
     other.open("staging/x.png", Questions(("q",)), datetime.now(UTC))
     with pytest.raises(BookAlreadyInProgress):
         await store.add(other)
@@ -100,7 +105,14 @@ async def test_concurrent_adds_create_exactly_one_book(store: RedisBookStore) ->
     first = new_book()
     rivals = []
     for _ in range(10):
-        rival = Book.start(uuid.uuid4(), first.user_id, first.spec, LIFETIME, datetime.now(UTC))
+        rival = Book.start(
+            uuid.uuid4(),
+            first.user_id,
+            first.spec,
+            LIFETIME,
+            datetime.now(UTC),
+            opening_lease=LEASE,
+        )
         rival.open("staging/r.png", Questions(("q",)), datetime.now(UTC))
         rivals.append(rival)
     results = await asyncio.gather(*(store.add(b) for b in rivals), return_exceptions=True)
@@ -229,7 +241,9 @@ async def test_a_new_book_at_the_same_version_is_never_overwritten_or_deleted(
     old = new_book()
     await store.add(old)
     await store.remove(old, old.version)
-    new = Book.start(uuid.uuid4(), old.user_id, old.spec, LIFETIME, datetime.now(UTC))
+    new = Book.start(
+        uuid.uuid4(), old.user_id, old.spec, LIFETIME, datetime.now(UTC), opening_lease=LEASE
+    )
     new.open("staging/n.png", Questions(("q",)), datetime.now(UTC))
     await store.add(new)
     assert new.version == old.version

@@ -100,7 +100,9 @@ def new_book(
     lifetime: BookLifetime = LIFETIME,
 ) -> Book:
     """A book just started: bookInit, version 0."""
-    return Book.start(book_id or UUID(int=0xB00C), user, make_spec(page_count), lifetime, now)
+    return Book.start(
+        book_id or UUID(int=0xB00C), user, make_spec(page_count), lifetime, now, opening_lease=LEASE
+    )
 
 
 def cover_of(book: Book) -> str:

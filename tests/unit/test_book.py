@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import timedelta
 from uuid import UUID
 
@@ -116,7 +117,9 @@ def test_a_new_book_starts_in_book_init_with_version_0() -> None:
 
 def test_start_refuses_a_naive_time() -> None:
     with pytest.raises(InvalidValue):
-        Book.start(UUID(int=1), ALICE, make_spec(), LIFETIME, T0.replace(tzinfo=None))
+        Book.start(
+            UUID(int=1), ALICE, make_spec(), LIFETIME, T0.replace(tzinfo=None), opening_lease=LEASE
+        )
 
 
 def test_open_moves_book_init_to_book_in_progress_with_cover_and_questions() -> None:
@@ -762,3 +765,28 @@ def test_a_copy_changes_apart_from_the_book_it_was_copied_from() -> None:
     copied.complete_page("a2", "Page two.", image_of(book, 2), ASK, T0, image_lease=LEASE)
     assert len(copied.pages) == 2 and len(book.pages) == 1
     assert book.state is BookState.GENERATING and book.version == copied.version - 1
+
+
+def test_a_new_book_is_held_for_its_opening_until_it_opens() -> None:
+    book = new_book()
+    assert book.state is BookState.INIT
+    assert book.opening_deadline == T0 + LEASE
+    assert book.expiring_attempts_at == T0 + LEASE
+    assert not book.opening_abandoned(T0 + LEASE - timedelta(seconds=1))
+    assert book.opening_abandoned(T0 + LEASE)
+    book.open(cover_of(book), ASK, T0)
+    assert book.opening_deadline is None
+    assert not book.opening_abandoned(T0 + LEASE * 10)
+    with pytest.raises(InvalidBookState):
+        book.ensure_opening_abandoned(T0 + LEASE * 10)
+
+
+def test_a_new_book_needs_a_positive_opening_lease() -> None:
+    with pytest.raises(InvalidValue, match="opening_lease"):
+        Book.start(UUID(int=1), ALICE, make_spec(), LIFETIME, T0, opening_lease=timedelta(0))
+
+
+def test_only_a_book_not_yet_open_is_held_for_its_opening() -> None:
+    book = opened_book()
+    with pytest.raises(InvalidValue, match="opening"):
+        dataclasses.replace(book, opening_deadline=T0)

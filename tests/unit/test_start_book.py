@@ -11,6 +11,7 @@ from app.application.errors import (
     BookAlreadyInProgress,
     ContentRejected,
     GenerationFailed,
+    IdempotencyKeyInUse,
     ImageStorageUnavailable,
     StoreUnavailable,
 )
@@ -18,7 +19,7 @@ from app.application.image_keys import is_valid_key
 from app.application.ports.generation import IllustrationKind
 from app.domain.book import BookState
 from app.domain.values import Language, Questions
-from tests.unit.fakes import ALICE, BOB, LIFETIME, T0, World, make_spec, reached
+from tests.unit.fakes import ALICE, BOB, LIFETIME, T0, World, make_spec, new_book, reached
 
 
 async def test_stores_an_open_book_with_its_cover_and_opening_questions(world: World) -> None:
@@ -187,3 +188,67 @@ async def test_a_store_failure_is_reported_as_store_unavailable(world: World) ->
     with pytest.raises(StoreUnavailable):
         await world.started()
     assert world.books.peek(ALICE) is None
+
+
+async def test_the_book_is_claimed_in_book_init_before_anything_is_generated(
+    world: World,
+) -> None:
+    gate = world.illustrator.script.hold()  # the cover
+    task = asyncio.create_task(world.started())
+    await reached(world.illustrator.script.started)
+    claimed = world.books.peek(ALICE)
+    assert claimed is not None
+    assert claimed.state is BookState.INIT
+    assert claimed.cover_key is None
+    assert claimed.opening_deadline == T0 + world.lease
+    assert claimed.expiring_attempts_at == T0 + world.lease
+    gate.set()
+    book = await task
+    assert book.id == claimed.id
+    assert book.state is BookState.IN_PROGRESS
+    assert book.opening_deadline is None and book.expiring_attempts_at is None
+
+
+async def test_starts_at_once_generate_for_one_book_only(world: World) -> None:
+    results = await asyncio.gather(*(world.started() for _ in range(10)), return_exceptions=True)
+    assert sum(isinstance(r, BookAlreadyInProgress) for r in results) == 9
+    assert len(world.context_generator.sheets) == 1  # one character sheet
+    assert world.illustrator.script.calls == 1  # one cover
+    assert len(world.moderator.checked) == 1
+
+
+async def test_a_retry_of_a_start_still_opening_is_told_to_wait(world: World) -> None:
+    gate = world.illustrator.script.hold()
+    first = asyncio.create_task(world.start_book().execute(ALICE, make_spec(), request_id="r1"))
+    await reached(world.illustrator.script.started)
+    with pytest.raises(IdempotencyKeyInUse):
+        await world.start_book().execute(ALICE, make_spec(), request_id="r1")
+    gate.set()
+    opened = await first
+    again = await world.start_book().execute(ALICE, make_spec(), request_id="r1")
+    assert again.id == opened.id and again.state is BookState.IN_PROGRESS
+
+
+async def test_an_opening_whose_process_died_is_removed_once_its_lease_passes(
+    world: World,
+) -> None:
+    world.books.put_directly(new_book())  # claimed by a process that died before the cover
+    with pytest.raises(BookAlreadyInProgress):
+        await world.started()
+    assert await world.recover().run_once() == 0  # its lease holds
+    world.clock.advance(world.lease)
+    assert await world.recover().run_once() == 1
+    assert world.books.peek(ALICE) is None
+    book = await world.started()
+    assert book.state is BookState.IN_PROGRESS
+
+
+async def test_a_cancelled_start_removes_the_book_it_claimed(world: World) -> None:
+    world.illustrator.script.hold()
+    task = asyncio.create_task(world.started())
+    await reached(world.illustrator.script.started)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert world.books.peek(ALICE) is None
+    assert world.limits.net() == (0, 0)

@@ -1,6 +1,7 @@
 """Give back what dead processes still hold, and complete what they left half done: a
 generation or a picture attempt whose lease has passed is failed on the book (and announced), so
-the child can go on; a finish whose lease has passed is completed."""
+the child can go on; a finish whose lease has passed is completed; a book whose opening was
+abandoned (it never opened) is removed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.application.book_changes import BookChanges
 from app.application.errors import DependencyUnavailable, NoBookInProgress
 from app.application.ports import BookInProgressRepository, Clock
 from app.application.use_cases.finish_book import FinishBook
-from app.domain.book import Book
+from app.domain.book import Book, BookState
 from app.domain.errors import DomainError
 from app.domain.values import UserId
 
@@ -58,6 +59,8 @@ class RecoverStuckGenerations:
         book = await self._books.get(user_id)
         if book is None:
             return 0
+        if book.state is BookState.INIT:
+            return await self._remove_abandoned_opening(book)
         claim = book.finish_claim
         if claim is not None:
             if not claim.lease_passed(self._clock.now()):
@@ -74,3 +77,16 @@ class RecoverStuckGenerations:
             user_id, give_up, change_id=f"recover:{version}", book_id=book.id, known=book
         )
         return int(stored.version != version)
+
+    async def _remove_abandoned_opening(self, book: Book) -> int:
+        """A book whose opener died before it opened: removed, so the child can start again."""
+        if not book.opening_abandoned(self._clock.now()):
+            return 0
+
+        def abandoned(current: Book, now: datetime) -> None:
+            current.ensure_opening_abandoned(now)
+
+        removed = await self._changes.remove(book.user_id, abandoned, book_id=book.id, known=book)
+        if removed:
+            log.info("removed a book whose opening was abandoned")
+        return int(removed)

@@ -61,6 +61,9 @@ def dumps(book: Book) -> str:
         },
         "finish_claim": None if book.finish_claim is None else _claim_doc(book.finish_claim),
         "recent_changes": list(book.recent_changes),
+        "opening_deadline": None
+        if book.opening_deadline is None
+        else book.opening_deadline.isoformat(),
         "version": book.version,
         "character_sheet": book.character_sheet,
         "summary": book.summary,
@@ -183,4 +186,9 @@ def loads(raw: str | bytes) -> Book:
         usage=Usage(**doc.get("usage", {})),
         finish_claim=_claim(doc.get("finish_claim")),
         recent_changes=tuple(doc.get("recent_changes", ())),
+        opening_deadline=_optional_time(doc.get("opening_deadline")),
     )
+
+
+def _optional_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
