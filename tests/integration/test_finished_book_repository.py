@@ -260,6 +260,16 @@ async def test_other_users_books_are_never_listed(
     assert {i for page in bob for i in page} == {b.id for b in theirs}
 
 
+async def test_user_ids_that_differ_only_in_case_are_different_users(
+    finished_books: SqlFinishedBookRepository,
+) -> None:
+    paula = make_book("paula")
+    await finished_books.add(paula)
+    assert await shelf(finished_books, "PAULA", 10) == [[]]
+    assert await shelf(finished_books, "Paula", 10) == [[]]
+    assert await shelf(finished_books, "paula", 10) == [[paula.id]]
+
+
 MALFORMED_CURSORS = {
     "garbage": "this is not a cursor!",
     "empty": "",

@@ -142,3 +142,31 @@ def test_an_unreachable_database_raises_database_unavailable() -> None:
             upgrade_to_head(engine)
     finally:
         engine.dispose()
+
+
+def test_revision_0003_makes_user_ids_compare_exactly_keeping_the_rows(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0002")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO books (id, user_id, title, language, reader_age, setting, characters,"
+                " page_count, cover_key, created_at, finished_at, finished_by) VALUES"
+                " ('00000000-0000-0000-0000-000000000001', 'paula', 'T', 'en', NULL, '', '[]',"
+                " 1, 'books/x/cover.png', '2026-11-30 10:00:00', '2026-11-30 10:00:00', 'user')"
+            )
+        )
+
+    def owners_of(user: str) -> list[str]:
+        with empty_engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT user_id FROM books WHERE user_id = :u"), {"u": user}
+            )
+            return [row[0] for row in rows]
+
+    if empty_engine.dialect.name != "sqlite":
+        assert owners_of("PAULA") == ["paula"]  # the defect: a case-insensitive collation
+    upgrade_to_head(empty_engine)
+    assert owners_of("PAULA") == []
+    assert owners_of("paula") == ["paula"]

@@ -45,6 +45,15 @@ def book_id_type() -> TypeEngine[str]:
     )
 
 
+def user_id_type() -> TypeEngine[str]:
+    """A user id (`sub`: 1-64 of A-Z a-z 0-9 _ . @ -), compared exactly: ASCII-binary on MySQL,
+    whose default collations ignore case (`PAULA` would see `paula`'s shelf). SQLite compares
+    text bytewise already."""
+    return String(64).with_variant(
+        mysql.VARCHAR(64, charset="ascii", collation="ascii_bin"), *MYSQL_DIALECTS
+    )
+
+
 def datetime_type() -> TypeEngine[datetime]:
     """DATETIME keeping microseconds on MySQL (its default precision is whole seconds)."""
     return DateTime().with_variant(mysql.DATETIME(fsp=6), *MYSQL_DIALECTS)
@@ -82,7 +91,7 @@ class BookRow(Base):
     )
 
     id: Mapped[str] = mapped_column(book_id_type(), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(user_id_type())
     title: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2))
     reader_age: Mapped[int | None] = mapped_column(SmallInteger)
