@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -109,14 +111,54 @@ def check_production(settings: Settings) -> None:
     _failpoint(settings)
     if settings.env is not Environment.PRODUCTION:
         return
-    if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
-        raise ConfigurationError("LW_JWT_SECRET must be set in production")
+    if settings.jwt_algorithm.startswith("HS"):
+        _check_secret("LW_JWT_SECRET", settings.jwt_secret)
+    _check_secret("LW_IMAGE_URL_SECRET", settings.image_url_secret)
+    if (
+        settings.jwt_secret is not None
+        and settings.image_url_secret is not None
+        and hmac.compare_digest(
+            settings.jwt_secret.get_secret_value().encode(),
+            settings.image_url_secret.get_secret_value().encode(),
+        )
+    ):
+        raise ConfigurationError(
+            "LW_IMAGE_URL_SECRET must differ from LW_JWT_SECRET: a leaked image link key "
+            "must not sign tokens"
+        )
     if settings.embedded_backends and not settings.allow_embedded_in_production:
         raise ConfigurationError(
             "production refuses embedded backends: "
             + ", ".join(settings.embedded_backends)
             + " (set their LW_* settings, or LW_ALLOW_EMBEDDED_IN_PRODUCTION=true)"
         )
+
+
+# Secrets shorter than this can be guessed offline from one signed token or link.
+MIN_SECRET_BYTES = 32
+# Values that appear in examples and tutorials: a deployment that copied one has no secret.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "changeme-changeme-changeme-changeme",
+        "your-256-bit-secret-your-256-bit-secret",
+        "please-change-this-secret-in-production",
+        "littlewriter-development-secret-do-not-use",
+    }
+)
+
+
+def _check_secret(name: str, value: SecretStr | None) -> None:
+    """Production refuses a missing, short or example secret."""
+    if value is None:
+        raise ConfigurationError(f"{name} must be set in production")
+    secret = value.get_secret_value()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{name} must be at least {MIN_SECRET_BYTES} bytes in production "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    if secret.strip().lower() in EXAMPLE_SECRETS or len(set(secret)) < 8:
+        raise ConfigurationError(f"{name} is an example or repeated value; generate a random one")
 
 
 def _failpoint(settings: Settings) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -115,7 +116,11 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 
 
 def test_production_refuses_embedded_backends_unless_allowed(tmp_path: Path) -> None:
-    env = _env(tmp_path) | {"LW_ENV": "production", "LW_JWT_SECRET": "s" * 40}
+    env = _env(tmp_path) | {
+        "LW_ENV": "production",
+        "LW_JWT_SECRET": secrets.token_hex(32),
+        "LW_IMAGE_URL_SECRET": secrets.token_hex(32),
+    }
     result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "embedded" in result.stderr
 
