@@ -53,6 +53,7 @@ from app.infrastructure.generation.offline import (
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides
 from app.interfaces.http.app import create_app
+from app.interfaces.http.protocol import bounded_protocol
 
 PROBE_INTERVAL = 0.05
 
@@ -273,9 +274,18 @@ def main() -> None:
         context = StoryContext(BookSpec((Character("Momo"),), 3, setting="a snowy forest"))
         request = IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1)
         cached = asyncio.run(PillowIllustrator().draw(request))
-    app = build_app(Settings(), Latency(args.latency), cached, args.gc_freeze)
+    settings = Settings()
+    app = build_app(settings, Latency(args.latency), cached, args.gc_freeze)
     uvicorn.run(
-        app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=5
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        http=bounded_protocol(  # as `littlewriter serve` runs it
+            max_head_bytes=settings.max_header_bytes,
+            head_timeout=settings.header_timeout_seconds,
+        ),
     )
 
 

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     page_deadline_seconds: float = Field(default=90.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="The request line and headers together, at most; past it 431.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request's line and headers may take to arrive; past it 408.",
+    )
 
     idempotency_ttl_seconds: int = Field(
         default=86_400, ge=60, description="How long an Idempotency-Key's response is kept."

@@ -28,6 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.infrastructure.logging import configure_logging
     from app.interfaces.composition import check_production
+    from app.interfaces.http.protocol import bounded_protocol
 
     settings = _settings()
     check_production(settings)
@@ -40,6 +41,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=30,
+        http=bounded_protocol(
+            max_head_bytes=settings.max_header_bytes,
+            head_timeout=settings.header_timeout_seconds,
+        ),
     )
     return 0
 
