@@ -107,16 +107,25 @@ def test_headers_over_the_bound_are_431_problem_and_the_connection_closes(
         assert closed(sock)
 
 
+def send_until_refused(sock: socket.socket, total: int) -> tuple[int, bool]:
+    """Bytes of a header value sent before the server closed the connection, and whether it did."""
+    chunk = b"a" * 65536
+    sent = 0
+    try:
+        while sent < total:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except (ConnectionResetError, BrokenPipeError):
+        return sent, True
+    return sent, False
+
+
 def test_a_huge_header_is_never_read_in_full(server: Server) -> None:
     before = server.rss_kib()
-    sent = 0
-    chunk = b"a" * 65536
     with server.connect() as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Huge: ")
-        with pytest.raises(OSError):  # the server closed the connection: reset or broken pipe
-            while sent < 64 * 1024 * 1024:
-                sock.sendall(chunk)
-                sent += len(chunk)
+        sent, refused = send_until_refused(sock, 64 * 1024 * 1024)
+    assert refused
     assert sent < 8 * 1024 * 1024  # refused after the first KiBs, not after 64 MB
     assert server.rss_kib() - before < 16 * 1024
 
