@@ -275,7 +275,7 @@ async def _generators(settings: Settings, stack: contextlib.AsyncExitStack) -> G
     moderator = OpenAIModerator(client, config)
     return Generators(
         OpenAIContextGenerator(client, config, moderator),
-        OpenAIQuestionGenerator(client, config),
+        OpenAIQuestionGenerator(client, config, moderator),
         OpenAIIllustrator(client, config) if settings.openai_images else PillowIllustrator(),
         moderator,
     )

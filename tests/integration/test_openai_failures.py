@@ -76,7 +76,7 @@ async def test_every_failure_of_a_text_call_is_a_generation_failure(
     url = fake_openai_url_down if failure.nothing_listening else fake_openai.base_url
     client = build_openai_client("test", url, timeout_seconds=failure.timeout, max_retries=0)
     writer = OpenAIContextGenerator(client, config, OpenAIModerator(client, config))
-    asker = OpenAIQuestionGenerator(client, config)
+    asker = OpenAIQuestionGenerator(client, config, OpenAIModerator(client, config))
     failure.script(text_api)
     try:
         with pytest.raises(GenerationFailed, match=failure.reason) as caught:
@@ -111,7 +111,9 @@ async def test_retries_are_bounded_by_max_retries(
     client = build_openai_client("test", fake_openai.base_url, timeout_seconds=5, max_retries=2)
     try:
         with pytest.raises(GenerationFailed, match="500"):
-            await OpenAIQuestionGenerator(client, config).create(story(spec(), 1))
+            await OpenAIQuestionGenerator(client, config, OpenAIModerator(client, config)).create(
+                story(spec(), 1)
+            )
     finally:
         await client.close()
 
@@ -138,7 +140,7 @@ async def test_each_attempt_is_logged_with_its_request_id_and_no_prompt_or_child
     client = build_openai_client("test", fake_openai.base_url, timeout_seconds=5, max_retries=1)
     moderator = OpenAIModerator(client, config)
     writer = OpenAIContextGenerator(client, config, moderator)
-    asker = OpenAIQuestionGenerator(client, config)
+    asker = OpenAIQuestionGenerator(client, config, OpenAIModerator(client, config))
     illustrator = OpenAIIllustrator(client, config)
     context = story(spec(), 1)
     fake_openai.moderations.flag("PURPLE-ZEBRA")
@@ -197,7 +199,9 @@ async def test_a_failed_call_is_logged_and_reported_with_its_request_id(
     FAILURES[kind].script(text_api)
 
     with pytest.raises(GenerationFailed) as caught:
-        await OpenAIQuestionGenerator(client, config).create(story(spec(), 1))
+        await OpenAIQuestionGenerator(client, config, OpenAIModerator(client, config)).create(
+            story(spec(), 1)
+        )
 
     (call,) = text_api.calls
     assert call.request_id in str(caught.value)

@@ -136,7 +136,7 @@ async def test_the_cover_is_a_cover_scene_of_the_setting(
     await illustrator.draw(cover())
 
     prompt = fake_openai.images.last_request["prompt"]
-    assert prompts.render("image_cover", setting="a snowy forest") in prompt
+    assert prompts.render("image_cover", setting="<<<a snowy forest>>>") in prompt
 
 
 @pytest.mark.parametrize("level", ["auto", "low"])

@@ -31,7 +31,11 @@ class OpenAIContextGenerator(ContextGenerator):
     async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
         prompts = self._prompts
         characters = "\n".join(
-            prompts.render("sheet_character", name=c.name, description=c.description or "-")
+            prompts.render(
+                "sheet_character",
+                name=story.fenced(c.name),
+                description=story.fenced(c.description) if c.description else "-",
+            )
             for c in spec.characters
         )
         prompt = prompts.render(
@@ -43,6 +47,9 @@ class OpenAIContextGenerator(ContextGenerator):
         sheet = answer.value.sheet.strip()
         if not sheet:
             raise GenerationFailed("the model wrote an empty character sheet")
+        # The sheet goes into every later prompt, the pictures' included: it is checked too.
+        if await self._moderator.flagged(sheet):
+            raise GenerationFailed("the character sheet was flagged by moderation")
         return CharacterSheet(story.clip(sheet, MAX_SHEET), answer.usage)
 
     async def create(self, context: StoryContext, child_input: str) -> PageText:
@@ -86,7 +93,7 @@ class OpenAIContextGenerator(ContextGenerator):
             page_number=context.next_page_number,
             page_count=spec.page_count,
             page_rule=prompts.render(rule),
-            child_input=child_input.strip(),
+            child_input=story.fenced(child_input),
         )
 
     async def _write(self, instructions: str, prompt: str) -> tuple[PageOut, Usage]:

@@ -68,7 +68,7 @@ class OpenAIIllustrator(Illustrator):
                 page_number=request.page_number or request.context.next_page_number,
                 page_count=spec.page_count,
                 setting=place,
-                scene=request.scene.strip(),
+                scene=story.fenced(request.scene),
             )
         return prompts.render(
             "image",

@@ -23,9 +23,10 @@ class OpenAIModerator(ContentModerator):
         if await self._any_flagged(texts, "moderation"):
             raise ContentRejected(CHILD_MESSAGE[language])
 
-    async def flagged(self, text: str) -> bool:
-        """Whether generated text is unfit for the book (the caller decides what to do)."""
-        return await self._any_flagged([text], "output moderation")
+    async def flagged(self, *texts: str) -> bool:
+        """Whether any of these generated texts is unfit for the book, in one call (the caller
+        decides what to do)."""
+        return await self._any_flagged(list(texts), "output moderation")
 
     async def _any_flagged(self, texts: list[str], call: str) -> bool:
         inputs = [text for text in texts if text.strip()]

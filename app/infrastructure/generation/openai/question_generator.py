@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
+import logging
+
 from openai import AsyncOpenAI
 
 from app.application.errors import GenerationFailed
 from app.application.ports.generation import QuestionGenerator, Suggestions
-from app.domain.values import MAX_QUESTIONS, StoryContext
+from app.domain.values import MAX_QUESTIONS, StoryContext, Usage
 from app.infrastructure.generation.openai import story
 from app.infrastructure.generation.openai.config import OpenAIConfig
+from app.infrastructure.generation.openai.moderation import OpenAIModerator
 from app.infrastructure.generation.openai.prompts import load_prompts
 from app.infrastructure.generation.openai.structured import QuestionsOut, Structured
 
+log = logging.getLogger(__name__)
+
 
 class OpenAIQuestionGenerator(QuestionGenerator):
-    def __init__(self, client: AsyncOpenAI, config: OpenAIConfig) -> None:
+    """Questions that moderation flags are asked for once more, gentler; flagged twice, the
+    generation fails (a child never sees them)."""
+
+    def __init__(self, client: AsyncOpenAI, config: OpenAIConfig, moderator: OpenAIModerator):
         self._structured = Structured(client, config)
         self._prompts = load_prompts(config.prompt_version)
         self._verbatim_pages = config.verbatim_pages
+        self._moderator = moderator
 
     async def create(self, context: StoryContext) -> Suggestions:
         if context.is_complete:
             return Suggestions(())
+        prompt = self.prompt(context)
+        questions, usage = await self._ask(context, prompt)
+        if await self._moderator.flagged(*questions):
+            log.info("the suggested questions were flagged by moderation; asking once more")
+            gentler = f"{prompt}\n\n{self._prompts.render('regenerate')}"
+            questions, again = await self._ask(context, gentler)
+            usage += again
+            if await self._moderator.flagged(*questions):
+                raise GenerationFailed("the suggested questions were flagged by moderation twice")
+        return Suggestions(tuple(questions), usage)
+
+    async def _ask(self, context: StoryContext, prompt: str) -> tuple[list[str], Usage]:
         answer = await self._structured.parse(
-            "questions", QuestionsOut, self.instructions(context), self.prompt(context)
+            "questions", QuestionsOut, self.instructions(context), prompt
         )
         questions = distinct(answer.value.questions)[:MAX_QUESTIONS]
         if not questions:
             raise GenerationFailed("the model suggested no question")
-        return Suggestions(tuple(questions), answer.usage)
+        return questions, answer.usage
 
     def instructions(self, context: StoryContext) -> str:
         prompts, spec = self._prompts, context.spec

@@ -4,6 +4,8 @@ the latest pages word for word, and nothing older, so a prompt's size does not g
 
 from __future__ import annotations
 
+import re
+
 from app.domain.values import BookSpec, Language, StoryContext
 from app.infrastructure.generation.openai.prompts import Prompts
 
@@ -42,12 +44,26 @@ def language_rule(prompts: Prompts, language: Language, *, of: str = "language")
     return prompts.render(f"{of}_{language.value}")
 
 
+# Three or more angle brackets in a row: what a child's text would need to close its fence.
+_DELIMITER = re.compile(r"<{3,}|>{3,}")
+
+
+def fenced(text: str) -> str:
+    """What a child typed, as one line between <<< and >>>: line breaks and runs of spaces become
+    one space (a field cannot start lines that look like the prompt's own), and every run of
+    three or more angle brackets is taken out, so nothing inside can close the fence."""
+    line = " ".join(text.split())
+    while (cleaned := _DELIMITER.sub("", line)) != line:
+        line = cleaned  # taking one run out can join two halves into another
+    return f"<<<{' '.join(line.split())}>>>"
+
+
 def setting(prompts: Prompts, spec: BookSpec) -> str:
-    return spec.setting or prompts.render("setting_none")
+    return fenced(spec.setting) if spec.setting else prompts.render("setting_none")
 
 
 def names(spec: BookSpec) -> str:
-    return ", ".join(character.name for character in spec.characters)
+    return ", ".join(fenced(character.name) for character in spec.characters)
 
 
 def clip(text: str, limit: int, *, keep_end: bool = False) -> str:
