@@ -78,6 +78,11 @@ class EventReader:
     async def wait_for_name(self, name: str, count: int = 1, seconds: float = 10) -> None:
         await self.wait_for(lambda events: [e.name for e in events].count(name) >= count, seconds)
 
+    async def ended(self) -> None:
+        """Until the server ends the stream."""
+        assert self._task is not None
+        await asyncio.shield(self._task)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

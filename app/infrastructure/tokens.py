@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class ConfigurationError(Exception):
 class Principal:
     user_id: str
     roles: frozenset[str]
+    expires_at: datetime  # the token's `exp`: what it allows ends then, open streams included
 
     @property
     def is_admin(self) -> bool:
@@ -128,4 +129,7 @@ class TokenCodec:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("roles must be a list of strings")
-        return Principal(sub, frozenset(roles))
+        expires = claims["exp"]
+        if type(expires) not in (int, float):  # PyJWT also takes "123" (and True) as a time
+            raise InvalidToken("exp must be a number")
+        return Principal(sub, frozenset(roles), datetime.fromtimestamp(expires, UTC))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,9 @@ import pytest
 
 from app.application.errors import GenerationFailed
 from app.interfaces.composition import Overrides
-from tests.api.conftest import BOOK, assert_problem, auth, settings_for
+from tests.api.conftest import BOOK, assert_problem, auth, make_token, settings_for
 from tests.sse import open_events, serving
-from tests.unit.fakes import ScriptedContextGenerator, ScriptedIllustrator
+from tests.unit.fakes import FakeClock, ScriptedContextGenerator, ScriptedIllustrator
 
 ASYNC = {"Prefer": "respond-async"}
 PAGE_EVENTS = ["page_text", "questions", "image_ready", "page_done"]
@@ -265,3 +267,28 @@ async def test_events_are_only_the_callers_own(client: httpx.AsyncClient) -> Non
         await bobs.wait_for_name("page_done")
         await asyncio.sleep(0.1)
     assert len(bobs.events) == 4
+
+
+async def test_a_stream_ends_when_its_token_expires_and_asks_for_a_reconnect(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    async for client in _client(tmp_path, Overrides(clock=clock), events_heartbeat_seconds=0.2):
+        await start(client)
+        token = make_token("alice", exp=int(time.time()) + 60)
+        async with open_events(client, {"Authorization": f"Bearer {token}"}) as stream:
+            await stream.wait_for(lambda _: stream.comments >= 1)  # open, heartbeating
+            clock.advance(seconds=61)
+            await stream.wait_for_name("token_expired", seconds=5)
+            assert stream.events[-1].data == {"reason": "token_expired"}
+            assert stream.retry_ms == 3000
+            await asyncio.wait_for(stream.ended(), 5)
+        # A fresh token opens the stream again.
+        async with open_events(client, auth()) as again:
+            await again.wait_for(lambda _: again.comments >= 1)
+
+
+async def test_a_token_whose_exp_is_not_a_number_is_refused(client: httpx.AsyncClient) -> None:
+    token = make_token("alice", exp=str(int(time.time()) + 600))
+    response = await client.get("/v1/books/current", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "unauthorized")

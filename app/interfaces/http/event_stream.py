@@ -15,6 +15,7 @@ from app.application.errors import DependencyUnavailable, RateLimited
 from app.application.ports import (
     BookEventFeed,
     BookInProgressRepository,
+    Clock,
     StoredEvent,
     parse_event_id,
 )
@@ -145,23 +146,39 @@ BOOK_GONE = (
 )
 
 
+# The token the stream was opened with has expired: the client reconnects with a fresh one.
+TOKEN_EXPIRED = (
+    f'event: token_expired\ndata: {{"reason":"token_expired"}}\n\nretry: {RECONNECT_MS}\n\n'
+)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One client's stream: whose book, where to resume, and until when its token holds."""
+
+    user_id: UserId
+    last_event_id: str | None
+    token_expires_at: datetime
+
+
 async def event_stream(
     feed: BookEventFeed,
     books: BookInProgressRepository,
     slots: StreamSlots,
-    user_id: UserId,
-    last_event_id: str | None,
-    now: datetime,
+    watch: Watch,
+    *,
+    clock: Clock,
     link: LinkMaker,
     heartbeat: float,
 ) -> AsyncIterator[str]:
+    user_id = watch.user_id
     if not slots.acquire(user_id):  # taken by another stream since the route checked
         yield f"retry: {_SLOTS_RETRY_AFTER * 1000}\n\n"
         return
     try:
         async with feed.listen(user_id) as signal:
             yield f"retry: {RECONNECT_MS}\n\n"
-            start = await stream_start(feed, books, user_id, last_event_id, now)
+            start = await stream_start(feed, books, user_id, watch.last_event_id, clock.now())
             if start.resync is not None:
                 yield _resync(start.resync)
             if start.book_gone:
@@ -178,7 +195,12 @@ async def event_stream(
                     cursor = event.id
                 if read and len(events) == _BATCH:
                     continue
-                if await signal.wait(heartbeat):
+                # An open stream delivers nothing past its token's expiry.
+                left = (watch.token_expires_at - clock.now()).total_seconds()
+                if left <= 0:
+                    yield TOKEN_EXPIRED
+                    return
+                if await signal.wait(min(heartbeat, left)):
                     delivered = signal.take_after(cursor)
                     read, events = delivered is None, delivered or []
                 else:  # at each heartbeat the stream is read, whatever the doorbell said

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
-from app.interfaces.http.event_stream import StreamSlots, checked_event_id, event_stream
+from app.domain.values import UserId
+from app.interfaces.http.dependencies import Links, PrincipalDep, ServicesDep
+from app.interfaces.http.event_stream import StreamSlots, Watch, checked_event_id, event_stream
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.schemas import ProblemOut
 
@@ -25,7 +26,11 @@ plus `resync` (no id) when the client should read `GET /v1/books/current` again.
 When the events after that id are gone (the store lost them) and so is the book in progress,
 `resync` is followed by `book_gone` (no id; `data: {"reason":"no_book_in_progress"}`) and a long
 `retry:`, and the stream ends: stop reconnecting, read `GET /v1/books/current` (404) and offer to
-start a new book."""
+start a new book.
+
+When the token the stream was opened with expires, the stream sends `token_expired` (no id;
+`data: {"reason":"token_expired"}`) and `retry: 3000`, and ends: reconnect with a fresh token
+and the `Last-Event-ID` you have; nothing is lost."""
 
 
 @router.get(
@@ -47,7 +52,7 @@ start a new book."""
 )
 async def book_events(
     request: Request,
-    user: CurrentUser,
+    principal: PrincipalDep,
     services: ServicesDep,
     link: Links,
     last_event_id: Annotated[
@@ -58,18 +63,18 @@ async def book_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    resume_after = checked_event_id(last_event_id)
+    user = UserId(principal.user_id)
+    watch = Watch(user, checked_event_id(last_event_id), principal.expires_at)
     slots: StreamSlots = request.app.state.stream_slots
     slots.check(user)
     stream = event_stream(
         services.events,
         services.store,
         slots,
-        user,
-        resume_after,
-        services.clock.now(),
-        link,
-        services.settings.events_heartbeat_seconds,
+        watch,
+        clock=services.clock,
+        link=link,
+        heartbeat=services.settings.events_heartbeat_seconds,
     )
     return StreamingResponse(
         stream,
