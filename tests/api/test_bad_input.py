@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from typing import Any
 
 import httpx
@@ -139,7 +142,18 @@ async def test_out_of_range_limit_is_422(client: httpx.AsyncClient, limit: str) 
     assert_problem(response, 422, "validation_error")
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjogMX0", "", "%%%", "a" * 600])
+OVERFLOWING_CURSOR = (  # a finish time before year 1 once in UTC
+    base64.urlsafe_b64encode(
+        json.dumps({"f": "0001-01-01T00:00:00+05:00", "i": str(uuid.uuid4())}).encode()
+    )
+    .rstrip(b"=")
+    .decode()
+)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "eyJ4IjogMX0", "", "%%%", "a" * 600, OVERFLOWING_CURSOR]
+)
 async def test_a_cursor_we_did_not_hand_out_is_422(client: httpx.AsyncClient, cursor: str) -> None:
     response = await client.get("/v1/books", params={"cursor": cursor}, headers=auth())
     assert_problem(response, 422, "validation_error")

@@ -285,6 +285,15 @@ MALFORMED_CURSORS = {
     "bad date": b64(json.dumps({"f": "yesterday", "i": str(uuid.uuid4())}).encode()),
     "naive date": b64(json.dumps({"f": "2026-11-21T10:00:00", "i": str(uuid.uuid4())}).encode()),
     "bad id": b64(b'{"f": "2026-11-21T10:00:00+00:00", "i": "not-a-uuid"}'),
+    "date before year 1 in UTC": b64(
+        json.dumps({"f": "0001-01-01T00:00:00+05:00", "i": str(uuid.uuid4())}).encode()
+    ),
+    "date after year 9999 in UTC": b64(
+        json.dumps({"f": "9999-12-31T23:00:00-05:00", "i": str(uuid.uuid4())}).encode()
+    ),
+    "date out of the database's range": b64(
+        json.dumps({"f": "0100-01-01T00:00:00+00:00", "i": str(uuid.uuid4())}).encode()
+    ),
 }
 
 

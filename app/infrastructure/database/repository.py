@@ -147,6 +147,10 @@ class ShelfPosition:
 _CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
+# What MySQL's DATETIME holds (1000-9999), less a year on each side for time zones.
+_CURSOR_YEARS = (1001, 9998)
+
+
 def encode_cursor(position: ShelfPosition) -> str:
     payload = {"f": position.finished_at.astimezone(UTC).isoformat(), "i": str(position.id)}
     raw = json.dumps(payload, separators=(",", ":")).encode()
@@ -163,11 +167,14 @@ def decode_cursor(cursor: str) -> ShelfPosition:
         finished_at, book_id = payload["f"], payload["i"]
         if not isinstance(finished_at, str) or not isinstance(book_id, str):
             raise TypeError("cursor fields must be strings")
-        position = ShelfPosition(datetime.fromisoformat(finished_at), UUID(book_id))
-    except (binascii.Error, ValueError, TypeError, KeyError, IndexError) as error:
+        when = datetime.fromisoformat(finished_at)
+        if when.tzinfo is None:
+            raise ValueError("a cursor's time has its offset")
+        position = ShelfPosition(when.astimezone(UTC), UUID(book_id))
+    except (binascii.Error, ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
         raise InvalidCursor("malformed cursor") from error
-    if position.finished_at.tzinfo is None:
-        raise InvalidCursor("malformed cursor")
+    if not _CURSOR_YEARS[0] <= position.finished_at.year <= _CURSOR_YEARS[1]:
+        raise InvalidCursor("malformed cursor")  # no book was finished then: MySQL cannot say
     return position
 
 
