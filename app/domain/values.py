@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,11 +16,57 @@ MAX_QUESTIONS = 3
 _USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
-def _text(field_name: str, value: str, *, min_len: int, max_len: int) -> str:
+# Bidirectional embeddings, overrides and isolates: they reorder how text around them is shown
+# (U+202E makes "gnp.exe" read as "exe.png").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters and symbols that draw nothing (Hangul fillers, the blank braille pattern).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Categories that take no visible place on their own: spaces, format characters (zero-width
+# space and joiners), combining marks.
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc", "Mn", "Me"})
+
+
+def _is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+def visible_length(text: str) -> int:
+    """How many characters of `text` can be seen: what a minimum length counts."""
+    return sum(
+        1
+        for char in text
+        if unicodedata.category(char) not in _INVISIBLE and char not in _BLANK_LETTERS
+    )
+
+
+def typed_text(field_name: str, value: str, *, multiline: bool = False) -> str:
+    """What a child or parent typed, as kept: NFC, trimmed, with no control character (but line
+    breaks in a `multiline` field), no bidirectional override, no noncharacter or lone
+    surrogate. Lengths are the caller's to check (`visible_length` for a minimum)."""
     if not isinstance(value, str):
         raise InvalidValue(field_name, "must be a string")
-    trimmed = value.strip()
-    if len(trimmed) < min_len:
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    for char in text:
+        category = unicodedata.category(char)
+        if char == "\n" and multiline:
+            continue
+        if category == "Cc":
+            where = "" if multiline else " (it is one line)"
+            raise InvalidValue(field_name, f"must not contain control characters{where}")
+        if char in _BIDI_CONTROLS:
+            raise InvalidValue(field_name, "must not contain text-direction override characters")
+        if category == "Cs" or _is_noncharacter(char):
+            raise InvalidValue(field_name, "must not contain characters that are not text")
+    return text.strip()
+
+
+def _text(
+    field_name: str, value: str, *, min_len: int, max_len: int, multiline: bool = False
+) -> str:
+    """`typed_text` of at least `min_len` visible characters and at most `max_len` in all."""
+    trimmed = typed_text(field_name, value, multiline=multiline)
+    if visible_length(trimmed) < min_len:
         raise InvalidValue(field_name, "must not be blank" if min_len else "is too short")
     if len(trimmed) > max_len:
         raise InvalidValue(field_name, f"must be at most {max_len} characters")
@@ -28,7 +75,12 @@ def _text(field_name: str, value: str, *, min_len: int, max_len: int) -> str:
 
 def bounded_text(field_name: str, value: str, max_len: int) -> str:
     """Generated text kept on the book: trimmed, at most `max_len` characters, may be empty."""
-    return _text(field_name, value, min_len=0, max_len=max_len)
+    if not isinstance(value, str):
+        raise InvalidValue(field_name, "must be a string")
+    trimmed = unicodedata.normalize("NFC", value).strip()
+    if len(trimmed) > max_len:
+        raise InvalidValue(field_name, f"must be at most {max_len} characters")
+    return trimmed
 
 
 def _is_int(value: object) -> bool:
@@ -71,7 +123,9 @@ class Character:
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _text("name", self.name, min_len=1, max_len=40))
         object.__setattr__(
-            self, "description", _text("description", self.description, min_len=0, max_len=300)
+            self,
+            "description",
+            _text("description", self.description, min_len=0, max_len=300, multiline=True),
         )
 
 
@@ -111,7 +165,9 @@ class ChildInput:
     value: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "value", _text("input", self.value, min_len=1, max_len=500))
+        object.__setattr__(
+            self, "value", _text("input", self.value, min_len=1, max_len=500, multiline=True)
+        )
 
     def __str__(self) -> str:
         return self.value
@@ -185,7 +241,9 @@ class Page:
     def __post_init__(self) -> None:
         if self.number < 1:
             raise InvalidValue("number", "pages are numbered from 1")
-        object.__setattr__(self, "text", _text("text", self.text, min_len=1, max_len=5000))
+        object.__setattr__(
+            self, "text", _text("text", self.text, min_len=1, max_len=5000, multiline=True)
+        )
         if self.image_key is not None and not self.image_key:
             raise InvalidValue("image_key", "a page's illustration needs its key")
         if self.image_key is not None and self.image_attempt is not None:

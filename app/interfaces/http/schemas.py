@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.domain.errors import InvalidValue
+from app.domain.values import typed_text, visible_length
+
+
+def _typed(min_length: int, *, multiline: bool) -> AfterValidator:
+    """The domain's rules for typed text, checked here so that a 422 names the field."""
+
+    def check(value: str) -> str:
+        try:
+            text = typed_text("text", value, multiline=multiline)
+        except InvalidValue as error:
+            raise ValueError(error.message) from None
+        if visible_length(text) < min_length:
+            raise ValueError("must not be blank")
+        return text
+
+    return AfterValidator(check)
 
 
 def _text(min_length: int, max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-Name = Annotated[str, _text(1, 40)]
-Description = Annotated[str, _text(0, 300)]
-Setting = Annotated[str, _text(0, 200)]
-PageInput = Annotated[str, _text(1, 500)]
-TitleText = Annotated[str, _text(1, 100)]
+Name = Annotated[str, _text(1, 40), _typed(1, multiline=False)]
+Description = Annotated[str, _text(0, 300), _typed(0, multiline=True)]
+Setting = Annotated[str, _text(0, 200), _typed(0, multiline=False)]
+PageInput = Annotated[str, _text(1, 500), _typed(1, multiline=True)]
+TitleText = Annotated[str, _text(1, 100), _typed(1, multiline=False)]
 StrictInt = Annotated[int, Field(strict=True)]
 
 
