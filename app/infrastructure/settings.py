@@ -25,7 +25,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     public_base_url: str | None = Field(
         default=None,
-        description="Base of the service's own image links; the request's own when unset.",
+        description="Base of the service's own image links; the request's own when unset "
+        "(development only: production requires it, so a Host header cannot move links).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; none by default.",
     )
 
     database_url: str | None = None

@@ -39,7 +39,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_config=None,
-        proxy_headers=True,
+        # Forwarded headers are believed only from the configured proxies (none by default).
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         timeout_graceful_shutdown=30,
         http=bounded_protocol(
             max_head_bytes=settings.max_header_bytes,

@@ -114,6 +114,11 @@ def check_production(settings: Settings) -> None:
     if settings.jwt_algorithm.startswith("HS"):
         _check_secret("LW_JWT_SECRET", settings.jwt_secret)
     _check_secret("LW_IMAGE_URL_SECRET", settings.image_url_secret)
+    if settings.public_base_url is None:
+        raise ConfigurationError(
+            "LW_PUBLIC_BASE_URL must be set in production: image links would follow the "
+            "client's Host header"
+        )
     if (
         settings.jwt_secret is not None
         and settings.image_url_secret is not None

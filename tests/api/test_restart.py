@@ -120,6 +120,7 @@ def test_production_refuses_embedded_backends_unless_allowed(tmp_path: Path) -> 
         "LW_ENV": "production",
         "LW_JWT_SECRET": secrets.token_hex(32),
         "LW_IMAGE_URL_SECRET": secrets.token_hex(32),
+        "LW_PUBLIC_BASE_URL": "https://books.example",
     }
     result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "embedded" in result.stderr

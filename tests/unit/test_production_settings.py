@@ -22,6 +22,7 @@ def production(tmp_path: Path, **values: object) -> Settings:
         "allow_embedded_in_production": True,
         "jwt_secret": SecretStr(STRONG),
         "image_url_secret": SecretStr(secrets.token_hex(32)),
+        "public_base_url": "https://books.example",
     }
     fields.update(values)
     return Settings(**fields)  # type: ignore[arg-type]
@@ -51,6 +52,11 @@ def test_production_refuses_a_weak_or_shared_secret(
     settings = production(tmp_path, **{setting: None if value is None else SecretStr(value)})
     with pytest.raises(ConfigurationError, match=reason):
         check_production(settings)
+
+
+def test_production_needs_the_public_base_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="LW_PUBLIC_BASE_URL"):
+        check_production(production(tmp_path, public_base_url=None))
 
 
 def test_development_starts_with_generated_secrets(tmp_path: Path) -> None:
