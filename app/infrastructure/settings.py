@@ -28,6 +28,15 @@ class Settings(BaseSettings):
         description="Base of the service's own image links; the request's own when unset "
         "(development only: production requires it, so a Host header cannot move links).",
     )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the API docs (/docs, /openapi.json) with their assets from the app.",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed to call the API from a browser; none "
+        "by default.",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks of the reverse proxies whose "

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
-from app.interfaces.http import problems
+from app.interfaces.http import docs, problems
 from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.event_stream import StreamSlots
+from app.interfaces.http.headers import SecurityHeaders
 from app.interfaces.http.routes import admin, books, events, health, images
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
@@ -52,11 +54,33 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
+    if settings.docs_enabled:
+        docs.install(app)
     app.state.stream_slots = StreamSlots(
         settings.events_max_streams_per_user, settings.events_max_streams
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Prefer",
+                "Last-Event-ID",
+            ],
+            expose_headers=["Retry-After", "Location", "Preference-Applied"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(books.changes)
