@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_audience: str = "littlewriter"
     jwt_issuer: str | None = None
+    jwt_max_ttl_seconds: int = Field(
+        default=30 * 86_400,
+        ge=60,
+        description="The longest a token may live (exp - iat); longer ones are refused, and "
+        "`littlewriter token --ttl` cannot issue them.",
+    )
     image_url_secret: SecretStr | None = None
 
     openai_api_key: SecretStr | None = None

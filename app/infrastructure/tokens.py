@@ -89,6 +89,7 @@ class TokenCodec:
         secret = resolve_secret(settings) if symmetric else None
         self._verify_key: Any = secret if symmetric else settings.jwt_public_key
         self._signing_key: Any = secret
+        self._max_ttl = timedelta(seconds=settings.jwt_max_ttl_seconds)
 
     def issue(self, user_id: str, now: datetime, ttl: timedelta, *, admin: bool = False) -> str:
         if self._signing_key is None:
@@ -97,6 +98,11 @@ class TokenCodec:
             )
         if not _SUB.fullmatch(user_id) or user_id in {".", ".."}:
             raise ValueError("USER_ID must be 1-64 characters of A-Z a-z 0-9 _ . @ -")
+        if ttl > self._max_ttl:
+            raise ValueError(
+                f"a token lives at most {int(self._max_ttl.total_seconds())} s "
+                "(LW_JWT_MAX_TTL_SECONDS)"
+            )
         claims: dict[str, Any] = {
             "sub": user_id,
             "aud": self._audience,
@@ -110,7 +116,8 @@ class TokenCodec:
         return jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
 
     def verify(self, token: str) -> Principal:
-        required = ["sub", "exp", "aud"] + (["iss"] if self._issuer else [])
+        """The token's principal; `InvalidToken` says why not (for the log, not the client)."""
+        required = ["sub", "exp", "iat", "aud"] + (["iss"] if self._issuer else [])
         try:
             claims = jwt.decode(
                 token,
@@ -129,7 +136,10 @@ class TokenCodec:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("roles must be a list of strings")
-        expires = claims["exp"]
-        if type(expires) not in (int, float):  # PyJWT also takes "123" (and True) as a time
-            raise InvalidToken("exp must be a number")
+        expires, issued = claims["exp"], claims["iat"]
+        for name, value in (("exp", expires), ("iat", issued)):
+            if type(value) not in (int, float):  # PyJWT also takes "123" (and True) as a time
+                raise InvalidToken(f"{name} must be a number")
+        if expires - issued > self._max_ttl.total_seconds():
+            raise InvalidToken("the token lives longer than LW_JWT_MAX_TTL_SECONDS allows")
         return Principal(sub, frozenset(roles), datetime.fromtimestamp(expires, UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -147,8 +148,14 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+# Everything the service writes (the SQLite database and its WAL, the snapshot, the secrets,
+# local images) is the service's alone: files 0600, folders 0700.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)
     try:
         code: int = args.run(args)
     except ConfigurationError as error:

@@ -354,7 +354,7 @@ async def build_services(
     overrides = overrides or Overrides()
     check_production(settings)
     checkpoint = finish_checkpoint(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = overrides.clock or SystemClock()
     ids = overrides.ids or RandomIds()
     tokens = TokenCodec(settings)

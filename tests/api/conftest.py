@@ -30,7 +30,8 @@ ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 def make_token(sub: str = "alice", *, admin: bool = False, **claims: Any) -> str:
-    payload: dict[str, Any] = {"sub": sub, "aud": AUDIENCE, "exp": int(time.time()) + 600}
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": sub, "aud": AUDIENCE, "iat": now, "exp": now + 600}
     if admin:
         payload["roles"] = ["admin"]
     payload.update(claims)

@@ -154,3 +154,35 @@ def test_serve_refuses_a_book_that_could_outlive_its_staged_images(tmp_path: Pat
     result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "LW_BOOK_MAX_AGE_SECONDS must be below the staging image lifetime" in result.stderr
+
+
+def test_the_data_dir_holds_only_private_files(tmp_path: Path) -> None:
+    """The database, its WAL, the snapshot, the secrets and the images: 0600, folders 0700."""
+    data_dir = tmp_path / "data"
+    token = _token(data_dir, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    with serving(data_dir) as api:
+        assert api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).is_success
+        assert api.post("/v1/books/current/pages", json={"input": "x"}, headers=headers).is_success
+        finished = api.post("/v1/books/current/finish", json={"title": "Kept"}, headers=headers)
+        assert finished.status_code == 201
+        assert api.post("/v1/books", json=BOOK, headers=headers).is_success  # a snapshot's book
+    paths = [data_dir, *data_dir.rglob("*")]
+    names = {p.name for p in paths}
+    assert {"littlewriter.db", "books-in-progress.json", "jwt_secret"} <= names, names
+    assert any(p.suffix == ".png" for p in paths)
+    for path in paths:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+
+
+def test_a_cli_token_cannot_outlive_the_lifetime_cap(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "token", "alice", "--ttl", str(40 * 86_400)],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "LW_JWT_MAX_TTL_SECONDS" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,7 @@ from app.interfaces.composition import Services
 from app.interfaces.http.problems import Forbidden, Unauthorized
 from app.interfaces.http.views import LinkMaker
 
+log = logging.getLogger("littlewriter.auth")
 _bearer = HTTPBearer(
     auto_error=False, description="A LittleWriter JWT (`littlewriter token USER_ID`)."
 )
@@ -35,7 +37,9 @@ async def get_principal(
     try:
         return services.tokens.verify(credentials.credentials)
     except InvalidToken as error:
-        raise Unauthorized(f"The bearer token is not valid: {error}.") from None
+        # Why stays in the log: telling a client "expired" from "forged" helps only a forger.
+        log.info("refused a bearer token: %s", error)
+        raise Unauthorized("The bearer token is not valid.") from None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
