@@ -1,10 +1,12 @@
 # LittleWriter API. Build: docker build -t littlewriter .   Run: docker run -p 8000:8000 littlewriter
+# Every package comes from the locked, hashed requirements (requirements/README.md).
 FROM python:3.11-slim AS build
 WORKDIR /src
+COPY requirements ./requirements
+RUN pip install --no-cache-dir --require-hashes -r requirements/build.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install --no-cache-dir --upgrade pip \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,8 +18,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system littlewriter \
  && useradd --system --gid littlewriter --home-dir /var/lib/littlewriter --create-home littlewriter
+COPY requirements/main.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-deps /wheels/*.whl && rm -rf /wheels
 USER littlewriter
 WORKDIR /var/lib/littlewriter
 VOLUME ["/var/lib/littlewriter"]

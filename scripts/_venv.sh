@@ -15,14 +15,17 @@ find_python() {
   return 1
 }
 
+# Installs from the locked, hashed requirements (requirements/README.md): nothing is resolved or
+# fetched outside them, the project itself included (--no-deps --no-build-isolation).
 ensure_venv() {
   local extras="$1" stamp=".venv/.installed-$1"
   if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "requirements/$extras.txt" -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --require-hashes -r requirements/build.txt
+    .venv/bin/python -m pip install --quiet --require-hashes -r "requirements/$extras.txt"
+    .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
     touch "$stamp"
   fi
 }

@@ -63,3 +63,39 @@ def test_the_api_uses_its_own_user_limited_to_its_bucket() -> None:
     assert not any("*" in a or a.startswith("admin:") for a in actions)
     setup = " ".join(compose()["services"]["minio-setup"]["entrypoint"])
     assert "mc admin policy attach lw littlewriter-api" in setup
+
+
+def _pinned(lock: str) -> dict[str, str]:
+    text = (ROOT / "requirements" / lock).read_text()
+    return {
+        m[1].lower().replace("_", "-"): m[2]
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\\\$", text, re.MULTILINE)
+    }
+
+
+def _declared(extra: str | None = None) -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return {re.split(r"[\\[~=<>!; ]", spec, maxsplit=1)[0].lower() for spec in specs}
+
+
+def test_the_locks_pin_every_declared_dependency_with_hashes() -> None:
+    main, dev = _pinned("main.txt"), _pinned("dev.txt")
+    assert _declared() <= main.keys(), _declared() - main.keys()
+    assert _declared() | _declared("dev") <= dev.keys()
+    for lock in ("main.txt", "dev.txt", "build.txt"):
+        text = (ROOT / "requirements" / lock).read_text()
+        pins = text.count("==")
+        assert pins and text.count("--hash=sha256:") >= pins, lock
+        assert "--index-url" not in text and "--find-links" not in text, lock
+
+
+def test_every_install_uses_the_locks_with_hashes() -> None:
+    venv = (ROOT / "scripts" / "_venv.sh").read_text()
+    docker = (ROOT / "Dockerfile").read_text()
+    for text in (venv, docker):
+        assert "--require-hashes" in text
+        assert "--no-deps" in text
+    assert "pip install --quiet -e" not in venv
