@@ -69,7 +69,7 @@ def _pinned(lock: str) -> dict[str, str]:
     text = (ROOT / "requirements" / lock).read_text()
     return {
         m[1].lower().replace("_", "-"): m[2]
-        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\\\$", text, re.MULTILINE)
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.MULTILINE)
     }
 
 
@@ -78,7 +78,7 @@ def _declared(extra: str | None = None) -> set[str]:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
-    return {re.split(r"[\\[~=<>!; ]", spec, maxsplit=1)[0].lower() for spec in specs}
+    return {re.split(r"[\[~=<>!; ]", spec, maxsplit=1)[0].lower() for spec in specs}
 
 
 def test_the_locks_pin_every_declared_dependency_with_hashes() -> None:
