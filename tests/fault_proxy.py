@@ -13,6 +13,7 @@ write, and redis-py sends a whole pipeline (MULTI ... EXEC) in one write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import socket
 import struct
@@ -97,6 +98,7 @@ class FaultProxy:
         self._closing = False
         self.connections = 0
         """Client connections accepted so far."""
+        self.partitioned = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -140,6 +142,16 @@ class FaultProxy:
         self._faults.append(fault)
         return fault
 
+    def partition(self) -> None:
+        """From now on nothing passes either way: open connections go silent, and new ones are
+        accepted but never reach the server (a black hole, as a cut network looks)."""
+        self.partitioned = True
+
+    def heal(self) -> None:
+        """Traffic passes again; the connections silenced meanwhile are reset."""
+        self.partitioned = False
+        self.reset_all()
+
     def release(self) -> None:
         """Reset the connections held silent by DROP_REPLY_AND_STALL."""
         for connection in [c for c in self._open if c.stalled]:
@@ -151,6 +163,12 @@ class FaultProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.partitioned:  # swallow whatever comes, answer nothing
+            with contextlib.suppress(OSError):
+                while await reader.read(_CHUNK) and self.partitioned:
+                    pass
+            writer.transport.abort()
+            return
         handler = asyncio.current_task()
         assert handler is not None
         self._handlers.add(handler)
@@ -191,6 +209,8 @@ class FaultProxy:
     async def _requests(self, connection: _Connection) -> None:
         try:
             while data := await connection.client_reader.read(_CHUNK):
+                if self.partitioned:
+                    continue
                 fault = self._match(connection, data)
                 if fault is not None and fault.action is Action.RESET_BEFORE_FORWARD:
                     connection.reset()
@@ -207,6 +227,8 @@ class FaultProxy:
     async def _replies(self, connection: _Connection) -> None:
         try:
             while data := await connection.upstream_reader.read(_CHUNK):
+                if self.partitioned:
+                    continue
                 fault, connection.pending = connection.pending, None
                 action = fault.action if fault is not None else None
                 if action is Action.DROP_REPLY_AND_RESET:
@@ -280,6 +302,16 @@ class ThreadedFaultProxy:
 
     def arm(self, fault: Fault) -> Fault:
         return self._run(self._arm(fault))
+
+    def partition(self) -> None:
+        """From now on nothing passes either way: open connections go silent, and new ones are
+        accepted but never reach the server (a black hole, as a cut network looks)."""
+        self.partitioned = True
+
+    def heal(self) -> None:
+        """Traffic passes again; the connections silenced meanwhile are reset."""
+        self.partitioned = False
+        self.reset_all()
 
     def release(self) -> None:
         self._run(self._release())

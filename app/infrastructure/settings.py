@@ -52,9 +52,24 @@ class Settings(BaseSettings):
         default=None,
         description="Endpoint that clients reach for presigned links, when it differs (MinIO).",
     )
-    s3_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    s3_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     s3_read_timeout_seconds: float = Field(default=5.0, gt=0)
-    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+    s3_max_attempts: int = Field(default=2, ge=1, le=10)
+    s3_deadline_seconds: float = Field(
+        default=2.5,
+        gt=0,
+        description="The longest one S3 call may take, retries included; past it 503.",
+    )
+    database_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="MySQL connect, read and write timeouts and the pool's checkout wait.",
+    )
+    database_deadline_seconds: float = Field(
+        default=2.5,
+        gt=0,
+        description="The longest one database call may take, all its steps included; past it 503.",
+    )
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
     redis_max_connections: int = Field(
         default=256, ge=8, description="Connections to Redis per process; more commands wait."

@@ -233,7 +233,17 @@ async def _redis_client(settings: Settings) -> Redis:
 
 
 async def _database(settings: Settings) -> Engine:
-    engine = build_engine(settings.effective_database_url)
+    if settings.database_url is None:  # the embedded SQLite: its busy timeout stays as it is
+        engine = build_engine(settings.effective_database_url)
+    else:
+        timeout = settings.database_timeout_seconds
+        engine = build_engine(
+            settings.database_url,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            pool_timeout=timeout,
+        )
     if settings.database_url is None:
         await asyncio.to_thread(upgrade_to_head, engine)
     elif not await asyncio.to_thread(is_at_head, engine):
@@ -300,7 +310,7 @@ async def build_storage(settings: Settings, clock: Clock) -> AsyncIterator[Stora
     async with contextlib.AsyncExitStack() as stack:
         engine = await _database(settings)
         stack.callback(engine.dispose)
-        finished = SqlFinishedBookRepository(engine)
+        finished = SqlFinishedBookRepository(engine, deadline=settings.database_deadline_seconds)
         if settings.s3_bucket is not None:
             images, s3 = _s3_images(settings, settings.s3_bucket)
             days = settings.staging_expiration_days
@@ -331,7 +341,10 @@ def _s3_images(settings: Settings, bucket: str) -> tuple[S3ImageStorage, S3Clien
     s3 = client(settings.s3_endpoint_url)
     presigner = client(settings.s3_public_endpoint_url) if settings.s3_public_endpoint_url else None
     ttl = timedelta(seconds=settings.image_url_ttl_seconds)
-    return S3ImageStorage(s3, bucket, ttl, presigner=presigner), s3
+    images = S3ImageStorage(
+        s3, bucket, ttl, presigner=presigner, deadline=settings.s3_deadline_seconds
+    )
+    return images, s3
 
 
 async def _keep_lifecycle_rule(s3: S3Client, bucket: str, days: int, retry: float = 30.0) -> None:

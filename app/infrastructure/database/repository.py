@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, sessionmaker
 
-from app.application.errors import InvalidCursor
+from app.application.errors import DatabaseUnavailable, InvalidCursor
 from app.application.ports.stores import FinishedBookPage, FinishedBookRepository
 from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
 from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
@@ -29,15 +29,28 @@ T = TypeVar("T")
 
 
 class SqlFinishedBookRepository(FinishedBookRepository):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, deadline: float = 2.5) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Each call's whole time, however the driver's connect and read timeouts and the pool's
+        # pre-ping add up: a partitioned database is a fast 503, not a request that hangs.
+        self._deadline = deadline
+
+    async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with database_errors():
+            try:
+                async with asyncio.timeout(self._deadline):
+                    return await asyncio.to_thread(work, *args, **kwargs)
+            except TimeoutError:
+                raise DatabaseUnavailable(
+                    f"the finished-book database did not answer within {self._deadline:g} s"
+                ) from None
 
     async def add(self, book: FinishedBook) -> FinishedBook:
-        return await _in_thread(self._add, book)
+        return await self._in_thread(self._add, book)
 
     async def get(self, book_id: UUID) -> FinishedBook | None:
-        return await _in_thread(self._get, book_id)
+        return await self._in_thread(self._get, book_id)
 
     async def list_for_user(
         self, user_id: UserId, limit: int, cursor: str | None
@@ -45,16 +58,16 @@ class SqlFinishedBookRepository(FinishedBookRepository):
         if limit < 1:
             raise ValueError("limit must be at least 1")
         after = None if cursor is None else decode_cursor(cursor)
-        return await _in_thread(self._list_for_user, user_id, limit, after)
+        return await self._in_thread(self._list_for_user, user_id, limit, after)
 
     async def delete(self, book_id: UUID) -> bool:
-        return await _in_thread(self._delete, book_id)
+        return await self._in_thread(self._delete, book_id)
 
     async def existing_ids(self, book_ids: Collection[UUID]) -> set[UUID]:
-        return await _in_thread(self._existing_ids, list(book_ids))
+        return await self._in_thread(self._existing_ids, list(book_ids))
 
     async def ping(self) -> None:
-        await _in_thread(self._ping)
+        await self._in_thread(self._ping)
 
     def _existing_ids(self, book_ids: list[UUID]) -> set[UUID]:
         found: set[UUID] = set()
@@ -129,11 +142,6 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     def _ping(self) -> None:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-
-
-async def _in_thread(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    with database_errors():
-        return await asyncio.to_thread(work, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

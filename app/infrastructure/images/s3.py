@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -62,6 +62,9 @@ def build_s3_client(
     )
 
 
+_T = TypeVar("_T")
+
+
 class S3ImageStorage(ImageStorage):
     def __init__(
         self,
@@ -70,6 +73,7 @@ class S3ImageStorage(ImageStorage):
         url_ttl: timedelta,
         max_concurrency: int = 16,
         presigner: S3Client | None = None,
+        deadline: float = 2.5,
     ) -> None:
         """`presigner` signs the links when clients reach S3 at another address (MinIO)."""
         if url_ttl < timedelta(seconds=1):
@@ -81,11 +85,23 @@ class S3ImageStorage(ImageStorage):
         self._bucket = bucket
         self._links = PresignedLinks(int(url_ttl.total_seconds()))
         self._max_concurrency = max_concurrency
+        # Each call's whole time, however botocore's connect, read and retry timeouts add up: a
+        # partitioned S3 is a fast 503, not a request that hangs for the sum of them.
+        self._deadline = deadline
+
+    async def _thread(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await asyncio.to_thread(work, *args, **kwargs)
+        except TimeoutError:
+            raise ImageStorageUnavailable(
+                f"S3 did not answer within {self._deadline:g} s"
+            ) from None
 
     async def put(self, key: str, image: Image) -> None:
         _check(key)
         with _boundary():
-            await asyncio.to_thread(
+            await self._thread(
                 self._client.put_object,
                 Bucket=self._bucket,
                 Key=key,
@@ -118,7 +134,7 @@ class S3ImageStorage(ImageStorage):
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = keys[start : start + _DELETE_BATCH]
             with _boundary():
-                response = await asyncio.to_thread(
+                response = await self._thread(
                     self._client.delete_objects,
                     Bucket=self._bucket,
                     Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
@@ -135,11 +151,11 @@ class S3ImageStorage(ImageStorage):
         if not is_valid_key(key):
             raise ImageNotFound(f"no image at {key!r}")
         with _boundary(not_found=f"no image at {key!r}"):
-            return await asyncio.to_thread(self._get, key)
+            return await self._thread(self._get, key)
 
     async def list_objects(self, prefix: str) -> list[StoredObject]:
         with _boundary():
-            return await asyncio.to_thread(self._list, prefix)
+            return await self._thread(self._list, prefix)
 
     def url(self, key: str) -> str:
         _check(key)
@@ -153,7 +169,7 @@ class S3ImageStorage(ImageStorage):
 
     async def ping(self) -> None:
         with _boundary():
-            await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
+            await self._thread(self._client.head_bucket, Bucket=self._bucket)
 
     async def _copy(self, source: str, target: str) -> None:
         # Staged images are never rewritten (each has its own uuid key), so copying again over a
@@ -161,7 +177,7 @@ class S3ImageStorage(ImageStorage):
         # Only when the source is gone does the permanent copy have to be there already.
         try:
             with _boundary(not_found="missing"):
-                await asyncio.to_thread(
+                await self._thread(
                     self._client.copy_object,
                     Bucket=self._bucket,
                     Key=target,
@@ -177,7 +193,7 @@ class S3ImageStorage(ImageStorage):
     async def _exists(self, key: str) -> bool:
         try:
             with _boundary(not_found="missing"):
-                await asyncio.to_thread(self._client.head_object, Bucket=self._bucket, Key=key)
+                await self._thread(self._client.head_object, Bucket=self._bucket, Key=key)
         except ImageNotFound:
             return False
         return True
