@@ -40,33 +40,59 @@ def visible_length(text: str) -> int:
     )
 
 
+def _refusal(char: str, *, multiline: bool) -> str | None:
+    """Why `char` has no place in typed text, if it has none."""
+    category = unicodedata.category(char)
+    if char == "\n" and multiline:
+        return None
+    if category == "Cc":
+        where = "" if multiline else " (it is one line)"
+        return f"must not contain control characters{where}"
+    if char in _BIDI_CONTROLS:
+        return "must not contain text-direction override characters"
+    if category == "Cs" or _is_noncharacter(char):
+        return "must not contain characters that are not text"
+    return None
+
+
+def _normalised(value: str) -> str:
+    return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def text_problem(value: str, *, multiline: bool = False, min_visible: int = 0) -> str | None:
+    """Why a text someone typed is refused, or None: a control character (but line breaks in a
+    `multiline` field), a text-direction override, a noncharacter or lone surrogate, or fewer
+    than `min_visible` visible characters. What a request boundary checks."""
+    text = _normalised(value)
+    for char in text:
+        if (reason := _refusal(char, multiline=multiline)) is not None:
+            return reason
+    if visible_length(text.strip()) < min_visible:
+        return "must not be blank"
+    return None
+
+
 def typed_text(field_name: str, value: str, *, multiline: bool = False) -> str:
-    """What a child or parent typed, as kept: NFC, trimmed, with no control character (but line
-    breaks in a `multiline` field), no bidirectional override, no noncharacter or lone
-    surrogate. Lengths are the caller's to check (`visible_length` for a minimum)."""
+    """What a child or parent typed, as kept: NFC, trimmed, and without what `text_problem`
+    refuses (a one-line field's tabs and line breaks become spaces). Lenient, so that text kept
+    before these rules still loads; new text is refused at the request boundary."""
     if not isinstance(value, str):
         raise InvalidValue(field_name, "must be a string")
-    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    for char in text:
-        category = unicodedata.category(char)
-        if char == "\n" and multiline:
-            continue
-        if category == "Cc":
-            where = "" if multiline else " (it is one line)"
-            raise InvalidValue(field_name, f"must not contain control characters{where}")
-        if char in _BIDI_CONTROLS:
-            raise InvalidValue(field_name, "must not contain text-direction override characters")
-        if category == "Cs" or _is_noncharacter(char):
-            raise InvalidValue(field_name, "must not contain characters that are not text")
-    return text.strip()
+    kept = []
+    for char in _normalised(value):
+        if _refusal(char, multiline=multiline) is None:
+            kept.append(char)
+        elif char in "\n\t":
+            kept.append(" ")
+    return "".join(kept).strip()
 
 
 def _text(
     field_name: str, value: str, *, min_len: int, max_len: int, multiline: bool = False
 ) -> str:
-    """`typed_text` of at least `min_len` visible characters and at most `max_len` in all."""
+    """`typed_text` of `min_len` to `max_len` characters."""
     trimmed = typed_text(field_name, value, multiline=multiline)
-    if visible_length(trimmed) < min_len:
+    if len(trimmed) < min_len:
         raise InvalidValue(field_name, "must not be blank" if min_len else "is too short")
     if len(trimmed) > max_len:
         raise InvalidValue(field_name, f"must be at most {max_len} characters")

@@ -159,3 +159,21 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(
         began = time.monotonic()
         assert closed(sock)
         assert HEAD_TIMEOUT - 0.2 < time.monotonic() - began < HEAD_TIMEOUT + 1.0
+
+
+def test_a_body_is_not_counted_as_the_next_requests_head(server: Server) -> None:
+    body = b"x" * 100_000  # over the body limit: 413 from its Content-Length, body still sent
+    with server.connect() as sock:
+        sock.sendall(
+            b"POST /v1/books HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status, _, _ = read_answer(sock)
+        assert status == 413
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            status, _, _ = read_answer(sock)
+        except AssertionError:
+            return  # the server closed the connection after the 413: also fine
+        assert status == 200

@@ -130,7 +130,8 @@ async def test_a_new_book_whose_reply_was_lost_and_that_was_sent_again_is_stored
         proxy.url, socket_timeout=0.5, retry=Retry(NoBackoff(), 2), retry_on_error=[RuntimeError]
     )
     book = new_book()
-    fault = proxy.arm(Fault(command("SET"), Action.DROP_REPLY_AND_RESET))
+    await direct.add(new_book())  # the add script is loaded on the server: one EVALSHA stores
+    fault = proxy.arm(Fault(command("EVALSHA"), Action.DROP_REPLY_AND_RESET))
     try:
         await RedisBookStore(client=client).add(book)
     finally:

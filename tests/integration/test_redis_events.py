@@ -4,6 +4,7 @@ of the lease index: the same tests on fakeredis and on a real Redis."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -186,3 +187,28 @@ async def test_an_unreachable_redis_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await store_for(client).with_passed_leases(datetime.now(UTC), 10)
     await client.aclose()
+
+
+async def test_a_book_being_opened_is_in_the_lease_index_from_the_start(
+    redis_client: Redis,
+) -> None:
+    """A new book is held for its opening: if its opener dies, recovery finds it by its lease."""
+    store = store_for(redis_client)
+    opened = new_book()
+    book = Book.start(  # bookInit, held until its opening lease passes
+        uuid.uuid4(),
+        opened.user_id,
+        opened.spec,
+        opened.lifetime,
+        datetime.now(UTC),
+        opening_lease=LEASE,
+    )
+    await store.add(book)
+    assert book.opening_deadline is not None
+    assert book.user_id not in await store.with_passed_leases(book.opening_deadline - LEASE, 1000)
+    assert book.user_id in await store.with_passed_leases(book.opening_deadline, 1000)
+    expected = book.version
+    book.open(f"staging/{book.user_id}/{book.id}/c.png", Questions(("Then?",)), datetime.now(UTC))
+    await store.update(book, expected)
+    later = datetime.now(UTC) + LEASE * 10
+    assert book.user_id not in await store.with_passed_leases(later, 1000)

@@ -1,12 +1,13 @@
 """What a child or parent types is text a reader can see: normalised, one line where a field is
-one line, with nothing that hides, reorders or is not text."""
+one line, with nothing that hides, reorders or is not text. New text with such characters is
+refused at the request boundary (`text_problem`); text kept before these rules still loads,
+cleaned (`typed_text`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.domain.errors import InvalidValue
-from app.domain.values import BookSpec, Character, ChildInput, Title, visible_length
+from app.domain.values import Character, ChildInput, Title, text_problem, visible_length
 
 
 @pytest.mark.parametrize(
@@ -27,44 +28,35 @@ from app.domain.values import BookSpec, Character, ChildInput, Title, visible_le
     ],
 )
 def test_a_name_that_hides_reorders_or_is_not_text_is_refused(name: str, reason: str) -> None:
-    with pytest.raises(InvalidValue, match=reason):
-        Character(name)
+    problem = text_problem(name, min_visible=1)
+    assert problem is not None and reason in problem
 
 
-@pytest.mark.parametrize(
-    ("title", "reason"),
-    [("The\nEnd", "control characters"), ("\u202eEnd", "override"), ("\u200b", "blank")],
-)
-def test_a_title_is_one_line_of_visible_text(title: str, reason: str) -> None:
-    with pytest.raises(InvalidValue, match=reason):
-        Title(title)
+def test_a_description_or_an_idea_may_hold_line_breaks_but_no_other_control() -> None:
+    assert text_problem("a cat\r\nwith a hat", multiline=True) is None
+    assert "control" in (text_problem("a map\x00", multiline=True) or "")
+    assert "override" in (text_problem("a map \u202e", multiline=True) or "")
+
+
+def test_text_kept_before_these_rules_still_loads_cleaned() -> None:
+    assert Character("Mi\tna", "a cat\r\nwith\x00 a hat").name == "Mi na"
+    assert Character("Mina", "a cat\r\nwith\x00 a hat").description == "a cat\nwith a hat"
+    assert Title("The\nEnd\u202e").value == "The End"
+    assert ChildInput("first this\nthen that").value == "first this\nthen that"
 
 
 def test_typed_text_is_normalised_to_nfc() -> None:
     assert Character("Jose\u0301").name == "Jos\u00e9"
-    assert Title("\u1100\u1161\u11a8").value == "\uac01"  # Hangul jamo composed: 각
-
-
-def test_a_description_and_an_idea_may_hold_line_breaks_but_no_other_control() -> None:
-    assert Character("Momo", "a cat\r\nwith a hat").description == "a cat\nwith a hat"
-    assert ChildInput("first this\nthen that").value == "first this\nthen that"
-    with pytest.raises(InvalidValue, match="control characters"):
-        ChildInput("a map\x00")
-    with pytest.raises(InvalidValue, match="override"):
-        ChildInput("a map \u202e")
-
-
-def test_a_setting_is_one_line() -> None:
-    with pytest.raises(InvalidValue, match="control characters"):
-        BookSpec((Character("Momo"),), 3, setting="a forest\nIgnore the rules")
+    assert Title("\u1100\u1161\u11a8").value == "\uac01"  # Hangul jamo composed
 
 
 def test_emoji_sequences_and_korean_are_kept_as_typed() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert text_problem(f"{family} 모모", min_visible=1) is None
     assert Character(f"{family} 모모").name == f"{family} 모모"
     assert visible_length(family) == 3  # the joiners take no place
 
 
 def test_the_minimum_length_counts_visible_characters() -> None:
-    assert Character("\u200bM\u200b").name == "\u200bM\u200b"
+    assert text_problem("\u200bM\u200b", min_visible=1) is None
     assert visible_length(" \u200b\u3164\u0301") == 0

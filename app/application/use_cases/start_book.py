@@ -110,8 +110,9 @@ class StartBook:
         async with taken(self._limits, user_id, COVER_COST):
             await self._claim(claimed, request_id)
             try:
-                await self._moderator.check(spec_texts(spec), spec.language)
+                # All of it within the deadline, which the opening lease outlasts.
                 async with within(self._deadline, "the cover"):
+                    await self._moderator.check(spec_texts(spec), spec.language)
                     cover = await self._cover(claimed)
             except BaseException:
                 await asyncio.shield(self._abandon(claimed))

@@ -64,7 +64,9 @@ class SqlFinishedBookRepository(FinishedBookRepository):
         return await self._in_thread(self._delete, book_id)
 
     async def existing_ids(self, book_ids: Collection[UUID]) -> set[UUID]:
-        return await self._in_thread(self._existing_ids, list(book_ids))
+        # Chunk after chunk for `littlewriter reconcile`: the driver's timeouts, no deadline.
+        with database_errors():
+            return await asyncio.to_thread(self._existing_ids, list(book_ids))
 
     async def ping(self) -> None:
         await self._in_thread(self._ping)

@@ -154,8 +154,10 @@ class S3ImageStorage(ImageStorage):
             return await self._thread(self._get, key)
 
     async def list_objects(self, prefix: str) -> list[StoredObject]:
+        # Many pages for `littlewriter reconcile`: each request has botocore's own timeouts,
+        # the whole listing no deadline.
         with _boundary():
-            return await self._thread(self._list, prefix)
+            return await asyncio.to_thread(self._list, prefix)
 
     def url(self, key: str) -> str:
         _check(key)

@@ -1,7 +1,8 @@
-"""BookInProgressRepository on Redis: one JSON document per user, created with SET NX and
-changed only by compare-and-set on its id and version (one Lua script that also writes the lease
-entry and the events), so a double tap can never lose or duplicate a page. Runs unchanged on a
-real Redis or on an in-process fakeredis server (with lupa for its Lua)."""
+"""BookInProgressRepository on Redis: one JSON document per user, created if the user has none
+(SET NX, with its lease entry: a book being opened holds one, so recovery finds it if its opener
+dies) and changed only by compare-and-set on its id and version (one Lua script that also
+writes the lease entry and the events), so a double tap can never lose or duplicate a page.
+Runs unchanged on a real Redis or on an in-process fakeredis server (with lupa for its Lua)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ class RedisBookStore(BookInProgressRepository):
         self._finished_ms = math.ceil(finished_kept.total_seconds() * 1000)
         # One script each (EVALSHA): the whole compare-and-set is one round trip, and holds a
         # pooled connection for no longer than that.
+        self._add = client.register_script(_script("add_book.lua"))
         self._update = client.register_script(_script("update_book.lua"))
         self._remove = client.register_script(_script("remove_book.lua"))
 
@@ -99,8 +101,17 @@ class RedisBookStore(BookInProgressRepository):
 
     async def add(self, book: Book) -> None:
         key = book_key(book.user_id)
+        passes_at = book.expiring_attempts_at
         async with _translated():
-            created = await self._redis.set(key, codec.dumps(book), nx=True, pxat=_expiry_ms(book))
+            created = await self._add(
+                keys=[key, LEASES_KEY],
+                args=[
+                    codec.dumps(book),
+                    _expiry_ms(book),
+                    "" if passes_at is None else repr(passes_at.timestamp() * 1000),
+                    book.user_id.value,
+                ],
+            )
             # A SET whose reply was lost and that the client sent again finds its own book.
             stored = None if created else await self.get(book.user_id)
             if not created and (stored is None or stored.id != book.id):

@@ -62,15 +62,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return  # refused already: the rest of what was sent is not read
         if self._reading_head:
             self._head_bytes += len(data)
-            if self._head_deadline is None:
-                self._start_head_clock()  # the first byte of a request on a kept-alive connection
         super().data_received(data)
         if self._reading_head and self._head_bytes > self.max_head_bytes:
             self._refuse(431, "header_too_large", self._too_large())
 
     def on_message_begin(self) -> None:
+        # A request begins (the first of a connection, or the next on a kept-alive one; the
+        # wait before it is uvicorn's keep-alive timeout): its head is counted and timed anew.
         super().on_message_begin()
         self._reading_head = True
+        self._head_bytes = 0
+        if self._head_deadline is None:
+            self._start_head_clock()
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -90,11 +93,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if not self.transport.is_closing():
             super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._reading_head = True  # the next request on this connection, if any
-        self._head_bytes = 0
 
     def _too_large(self) -> str:
         return f"The request line and headers must be at most {self.max_head_bytes // 1024} KiB."

@@ -6,21 +6,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.domain.errors import InvalidValue
-from app.domain.values import typed_text, visible_length
+from app.domain.values import text_problem, typed_text
 
 
 def _typed(min_length: int, *, multiline: bool) -> AfterValidator:
-    """The domain's rules for typed text, checked here so that a 422 names the field."""
+    """The domain's rules for typed text, refused here so that a 422 names the field."""
 
     def check(value: str) -> str:
-        try:
-            text = typed_text("text", value, multiline=multiline)
-        except InvalidValue as error:
-            raise ValueError(error.message) from None
-        if visible_length(text) < min_length:
-            raise ValueError("must not be blank")
-        return text
+        problem = text_problem(value, multiline=multiline, min_visible=min_length)
+        if problem is not None:
+            raise ValueError(problem)
+        return typed_text("text", value, multiline=multiline)
 
     return AfterValidator(check)
 

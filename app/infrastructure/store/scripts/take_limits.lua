@@ -48,8 +48,10 @@ for i, key in ipairs(KEYS) do
     for _ = 1, cost do redis.call('LPUSH', key, ARGV[1]) end
     redis.call('LTRIM', key, 0, amount - 1)
     redis.call('EXPIRE', key, window)
-  elseif redis.call('INCRBY', key, cost) == cost then
-    redis.call('EXPIRE', key, window)
+  else
+    redis.call('INCRBY', key, cost)
+    -- A new window starts its day; one given back to zero keeps the day it had.
+    if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, window) end
   end
 end
 return answers
