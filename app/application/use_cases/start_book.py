@@ -108,7 +108,9 @@ class StartBook:
             claimed.mark_change(start_change(request_id))
         # Given back if the cover cannot be made; once it is drawn it stays counted.
         async with taken(self._limits, user_id, COVER_COST):
-            await self._claim(claimed, request_id)
+            # Another start won the race: 409 before anything is paid (a resent add whose reply
+            # was lost finds its own book, see the repository).
+            await self._books.add(claimed)
             try:
                 # All of it within the deadline, which the opening lease outlasts.
                 async with within(self._deadline, "the cover"):
@@ -127,15 +129,6 @@ class StartBook:
                 "This book is still being started; try again shortly.", _IN_USE_RETRY_AFTER
             )
         return existing  # a retry of a request whose answer was lost
-
-    async def _claim(self, claimed: Book, request_id: str | None) -> None:
-        try:
-            await self._books.add(claimed)
-        except BookAlreadyInProgress:
-            # Another start won the race; or this one did, and its reply was lost.
-            stored = await self._books.get(claimed.user_id)
-            if stored is None or stored.id != claimed.id:
-                raise
 
     async def _cover(self, claimed: Book) -> _Cover:
         spec = claimed.spec
