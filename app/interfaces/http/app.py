@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
-from app.interfaces.http import docs, problems
+from app.interfaces.http import docs, openapi, problems
 from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.event_stream import StreamSlots
 from app.interfaces.http.headers import SecurityHeaders
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
+    openapi.install(app)
     if settings.docs_enabled:
         docs.install(app)
     app.state.stream_slots = StreamSlots(

@@ -47,6 +47,10 @@ MAX_RETRY_AFTER_SECONDS = 5
 # What a replay needs to be the same answer; the rest (date, length) is the server's own.
 KEPT_HEADERS = ("Content-Type", "Location", "Preference-Applied", "Retry-After")
 
+# A quoted string, or the same characters bare without a comma: 1-255 visible ASCII characters
+# but `"` and `\`.
+KEY_PATTERN = r'^(?:"[!#-\[\]-~]{1,255}"|[!#-+\--\[\]-~]{1,255})$'
+
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -56,6 +60,8 @@ IdempotencyKeyHeader = Annotated[
         'A quoted or bare string of 1-255 visible ASCII characters, e.g. `"8e03978e-40d5"`; '
         "keys are per caller and kept 24 hours.",
         examples=['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+        # Documented, not enforced here: `IdempotentRoute` checks the header (400) first.
+        json_schema_extra={"pattern": KEY_PATTERN},
     ),
 ]
 

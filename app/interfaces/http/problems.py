@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -159,6 +160,15 @@ def _validation_detail(error: RequestValidationError) -> tuple[str, list[dict[st
     return detail, items
 
 
+def _documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for `path` (matched against its templates)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     async def on_app_error(_: Request, error: Exception) -> JSONResponse:
         return _for_error(error)
@@ -170,14 +180,17 @@ def install(app: FastAPI) -> None:
         detail, items = _validation_detail(error)
         return problem(422, "validation_error", detail, errors=items)
 
-    async def on_http(_: Request, error: Exception) -> JSONResponse:
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         status = error.status_code
         code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         detail = error.detail if isinstance(error.detail, str) else HTTPStatus(status).phrase
         if status == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
-        return problem(status, code, detail, headers=dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        if status == 405 and (methods := _documented_methods(app, request.url.path)):
+            headers["Allow"] = ", ".join(methods)  # every method of the path, not one route's
+        return problem(status, code, detail, headers=headers)
 
     async def on_unexpected(_: Request, error: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=error)

@@ -183,9 +183,19 @@ class ReadyOut(BaseModel):
     checks: dict[str, str]
 
 
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Where in the request: `characters.0.name`, `input`, ...")
+    message: str
+
+
 class ProblemOut(BaseModel):
+    """An RFC 9457 problem (`application/problem+json`)."""
+
     type: str = "about:blank"
     title: str
     status: int
-    detail: str
-    code: str
+    detail: str = Field(description="What went wrong, in words a parent can read.")
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_book_state`.")
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="On 422 `validation_error`: each field and what is wrong."
+    )

@@ -60,6 +60,7 @@ async def book_events(
         Header(
             alias="Last-Event-ID",
             description="The id of the last event received: the stream resumes after it.",
+            json_schema_extra={"pattern": r"^\d{1,19}-\d{1,19}$"},
         ),
     ] = None,
 ) -> StreamingResponse:

@@ -12,7 +12,19 @@ from app.interfaces.http.dependencies import ServicesDep
 router = APIRouter(tags=["images"])
 
 
-@router.get("/images/{key:path}", summary="An image behind a signed link", include_in_schema=True)
+@router.get(
+    "/images/{key:path}",
+    summary="An image behind a signed link",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The image, cached privately for the time left on its link.",
+            "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+        },
+        403: {"description": "`forbidden`: the link's signature or expiry is not valid."},
+        404: {"description": "`not_found`: no such image (or images are not served here)."},
+    },
+)
 async def image(
     key: str,
     services: ServicesDep,

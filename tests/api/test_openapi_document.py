@@ -1,0 +1,106 @@
+"""The OpenAPI document says what goes over the wire: errors as problem+json with their schema,
+the headers' patterns as the server checks them, the image route's real media types."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from app.interfaces.http.idempotency import KEY_PATTERN, parse_key
+from app.interfaces.http.problems import BadRequest
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+async def test_every_error_is_documented_as_problem_json_with_its_schema(
+    document: dict[str, Any],
+) -> None:
+    errors = 0
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                errors += 1
+                assert response["content"] == {
+                    "application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/ProblemOut"}
+                    }
+                }, (method, path, status)
+    assert errors > 30
+    problem = document["components"]["schemas"]["ProblemOut"]
+    assert {"type", "title", "status", "detail", "code", "errors"} <= problem["properties"].keys()
+
+
+def patterns(schema: dict[str, Any]) -> set[str]:
+    """The patterns of a parameter's schema (an optional one is an anyOf with null)."""
+    found = {schema.get("pattern"), *(s.get("pattern") for s in schema.get("anyOf", []))}
+    return {p for p in found if p}
+
+
+def header(document: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    parameters = document["paths"][path][method]["parameters"]
+    found: dict[str, Any] = next(p for p in parameters if p["name"] == name and p["in"] == "header")
+    return found
+
+
+async def test_the_idempotency_key_is_documented_with_the_pattern_the_server_checks(
+    document: dict[str, Any],
+) -> None:
+    for path, method in [("/v1/books", "post"), ("/v1/books/current/pages", "post")]:
+        schema = header(document, path, method, "Idempotency-Key")["schema"]
+        assert KEY_PATTERN in (
+            schema.get("pattern"),
+            *(s.get("pattern") for s in schema.get("anyOf", [])),
+        )
+    pattern = re.compile(KEY_PATTERN)
+    for key in ['"8e03978e-40d5"', "abc", "a,b", '"a,b"', 'a"b', "", "x" * 256, "a\\b"]:
+        try:
+            parse_key(key)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert bool(pattern.fullmatch(key)) == accepted, key
+
+
+async def test_last_event_id_is_documented_with_its_pattern(document: dict[str, Any]) -> None:
+    schema = header(document, "/v1/books/current/events", "get", "Last-Event-ID")["schema"]
+    assert r"^\d{1,19}-\d{1,19}$" in patterns(schema)
+
+
+async def test_the_image_route_documents_images_and_its_refusals(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/images/{key}"]["get"]["responses"]
+    assert set(responses["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+    assert {"403", "404"} <= responses.keys()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/v1/books/current", "DELETE, GET"),
+        ("PUT", "/v1/books", "GET, POST"),
+        ("POST", "/v1/books/0b6a3d55-9f29-4a57-9a43-3c1b7a1e2f10", "DELETE, GET"),
+    ],
+)
+async def test_a_405_allows_every_method_of_the_path(
+    client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.headers["content-type"] == "application/problem+json"
