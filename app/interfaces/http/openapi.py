@@ -1,6 +1,7 @@
 """The OpenAPI document as clients generate code from it: every error documented as what it is
 on the wire, `application/problem+json` with the problem schema (FastAPI files a response
-model under `application/json`, which errors never use)."""
+model under `application/json`, which errors never use), and optional headers as strings (a
+header is absent, never null)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def install(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _problems_as_problem_json(document)
+            _headers_are_never_null(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -39,3 +41,15 @@ def _problems_as_problem_json(document: dict[str, Any]) -> None:
                 content = response.setdefault("content", {})
                 content.pop("application/json", None)
                 content[PROBLEM_JSON] = {"schema": _PROBLEM_REF}
+
+
+def _headers_are_never_null(document: dict[str, Any]) -> None:
+    """An optional header is absent, never JSON null: `str | None` is documented as a string."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+                if parameter.get("in") == "header" and len(options) == 1:
+                    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+                    parameter["schema"] = {**options[0], **rest}
