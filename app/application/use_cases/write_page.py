@@ -176,7 +176,7 @@ class WritePage:
                 images=0 if drawn_well(drawing) else 1,
                 generations=unwritten,
             )
-            await discard(drawing)  # a picture for a page that is not stored is paid for nothing
+            await discard(drawing)  # a picture for a page that is not stored is of no use
             await asyncio.shield(self._give_back(job, error))
             await asyncio.shield(give_back(self._limits, job.user_id, unpaid))
             raise
