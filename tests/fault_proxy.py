@@ -303,16 +303,6 @@ class ThreadedFaultProxy:
     def arm(self, fault: Fault) -> Fault:
         return self._run(self._arm(fault))
 
-    def partition(self) -> None:
-        """From now on nothing passes either way: open connections go silent, and new ones are
-        accepted but never reach the server (a black hole, as a cut network looks)."""
-        self.partitioned = True
-
-    def heal(self) -> None:
-        """Traffic passes again; the connections silenced meanwhile are reset."""
-        self.partitioned = False
-        self.reset_all()
-
     def release(self) -> None:
         self._run(self._release())
 

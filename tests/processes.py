@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -34,3 +36,29 @@ def wait_until_healthy(
         if process.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"the server did not start:\n{describe()}")
         time.sleep(0.05)
+
+
+CLI = [sys.executable, "-m", "app.interfaces.cli"]
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """A real `littlewriter serve` on a free port with this environment, healthy; a client for
+    it; stopped (SIGTERM) at the end."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        wait_until_healthy(
+            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
+        )
+        yield client, process
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=30)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import BOOK
-from tests.processes import free_port, wait_until_healthy
+from tests.processes import free_port, running_server
 
 CLI = [sys.executable, "-m", "app.interfaces.cli"]
 
@@ -38,23 +38,8 @@ def _token(data_dir: Path, user: str, *extra: str) -> str:
 
 @contextmanager
 def serving(data_dir: Path) -> Iterator[httpx.Client]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        wait_until_healthy(
-            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
-        )
+    with running_server(_env(data_dir)) as (client, _):
         yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_cli_tokens_and_finished_books_survive_a_restart(tmp_path: Path) -> None:

@@ -7,16 +7,14 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, wait_until_healthy
+from tests.processes import CLI, running_server
 
-CLI = [sys.executable, "-m", "app.interfaces.cli"]
 BOOK = {"characters": [{"name": "Momo"}], "page_count": 1}
 
 
@@ -27,23 +25,8 @@ def serving(data_dir: Path, **settings: str) -> Iterator[tuple[httpx.Client, dic
     token = subprocess.run(
         [*CLI, "token", "alice"], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        wait_until_healthy(
-            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
-        )
+    with running_server(env) as (client, _):
         yield client, {"Authorization": f"Bearer {token}"}
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def cover_link(client: httpx.Client, auth: dict[str, str], **headers: str) -> str:

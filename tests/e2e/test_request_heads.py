@@ -6,19 +6,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.processes import free_port, wait_until_healthy
+from tests.processes import running_server
 
-CLI = [sys.executable, "-m", "app.interfaces.cli"]
 HEAD_TIMEOUT = 1.0
 
 
@@ -43,23 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
     env["LW_DATA_DIR"] = str(tmp_path_factory.mktemp("heads"))
     env["LW_HEADER_TIMEOUT_SECONDS"] = str(HEAD_TIMEOUT)
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        wait_until_healthy(
-            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
-        )
-        yield Server(port, process.pid)
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
+    with running_server(env) as (client, process):
+        yield Server(client.base_url.port or 0, process.pid)
 
 
 def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

@@ -23,6 +23,7 @@ from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, F
 from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
 from app.infrastructure.database.engine import database_errors
 from app.infrastructure.database.models import BookRow, PageRow
+from app.infrastructure.deadlines import in_thread_within
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,19 +33,11 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     def __init__(self, engine: Engine, *, deadline: float = 2.5) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # Each call's whole time, however the driver's connect and read timeouts and the pool's
-        # pre-ping add up: a partitioned database is a fast 503, not a request that hangs.
-        self._deadline = deadline
+        self._deadline = deadline  # each call's, pre-ping and reconnect included
 
     async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         with database_errors():
-            try:
-                async with asyncio.timeout(self._deadline):
-                    return await asyncio.to_thread(work, *args, **kwargs)
-            except TimeoutError:
-                raise DatabaseUnavailable(
-                    f"the finished-book database did not answer within {self._deadline:g} s"
-                ) from None
+            return await in_thread_within(self._deadline, _timed_out, work, *args, **kwargs)
 
     async def add(self, book: FinishedBook) -> FinishedBook:
         return await self._in_thread(self._add, book)
@@ -144,6 +137,10 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     def _ping(self) -> None:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+def _timed_out(why: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"the finished-book database failed: {why}")
 
 
 @dataclass(frozen=True, slots=True)

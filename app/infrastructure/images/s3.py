@@ -22,6 +22,7 @@ from app.application.errors import ImageNotFound, ImageStorageUnavailable
 from app.application.image_keys import STAGING_PREFIX, is_valid_key
 from app.application.ports.generation import IMAGE_CONTENT_TYPES, Image
 from app.application.ports.images import ImageStorage, StoredObject
+from app.infrastructure.deadlines import in_thread_within
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -65,6 +66,10 @@ def build_s3_client(
 _T = TypeVar("_T")
 
 
+def _s3_timed_out(why: str) -> ImageStorageUnavailable:
+    return ImageStorageUnavailable(f"S3 failed: {why}")
+
+
 class S3ImageStorage(ImageStorage):
     def __init__(
         self,
@@ -85,18 +90,10 @@ class S3ImageStorage(ImageStorage):
         self._bucket = bucket
         self._links = PresignedLinks(int(url_ttl.total_seconds()))
         self._max_concurrency = max_concurrency
-        # Each call's whole time, however botocore's connect, read and retry timeouts add up: a
-        # partitioned S3 is a fast 503, not a request that hangs for the sum of them.
-        self._deadline = deadline
+        self._deadline = deadline  # each call's, botocore's retries included
 
     async def _thread(self, work: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
-        try:
-            async with asyncio.timeout(self._deadline):
-                return await asyncio.to_thread(work, *args, **kwargs)
-        except TimeoutError:
-            raise ImageStorageUnavailable(
-                f"S3 did not answer within {self._deadline:g} s"
-            ) from None
+        return await in_thread_within(self._deadline, _s3_timed_out, work, *args, **kwargs)
 
     async def put(self, key: str, image: Image) -> None:
         _check(key)
