@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import uvicorn
+from pydantic import ValidationError
 
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides
 from app.interfaces.http.app import create_app
+from app.interfaces.http.event_schemas import EVENTS, SENT_EVENT_ID_PATTERN
 from tests.processes import free_port
 
 
@@ -26,12 +29,30 @@ class Event:
     id: str | None = None
 
 
+def undocumented(event: Event) -> list[str]:
+    """How an event differs from what the OpenAPI document says of it (every stream read in the
+    tests is checked against it)."""
+    if event.name not in EVENTS:
+        return [f"{event.name}: not a documented event"]
+    model, has_id = EVENTS[event.name]
+    problems = []
+    try:
+        model.model_validate(event.data)
+    except ValidationError as error:
+        problems.append(f"{event.name}: {error}")
+    sent_id = event.id is not None and re.fullmatch(SENT_EVENT_ID_PATTERN, event.id) is not None
+    if sent_id != has_id:
+        problems.append(f"{event.name}: id {event.id!r}")
+    return problems
+
+
 @dataclass
 class EventReader:
     """Collects the events of one open stream in the background."""
 
     response: httpx.Response
     events: list[Event] = field(default_factory=list)
+    undocumented: list[str] = field(default_factory=list)
     comments: int = 0
     retry_ms: int | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,7 +66,9 @@ class EventReader:
         async for line in self.response.aiter_lines():
             if line == "":
                 if data:
-                    self.events.append(Event(name, json.loads(data), event_id))
+                    event = Event(name, json.loads(data), event_id)
+                    self.undocumented.extend(undocumented(event))
+                    self.events.append(event)
                     self._arrived.set()
                 name, data, event_id = "message", "", None
             elif line.startswith(":"):
@@ -62,6 +85,7 @@ class EventReader:
         self._arrived.set()
 
     def names(self) -> list[str]:
+        assert not self.undocumented, self.undocumented
         return [e.name for e in self.events]
 
     async def wait_for(self, done: Callable[[list[Event]], bool], seconds: float = 10) -> None:
@@ -69,11 +93,12 @@ class EventReader:
             while not done(self.events):
                 self._arrived.clear()
                 if done(self.events):
-                    return
+                    break
                 assert self._task is not None
                 if self._task.done():
                     raise AssertionError(f"the stream ended; events so far: {self.names()}")
                 await self._arrived.wait()
+        assert not self.undocumented, self.undocumented
 
     async def wait_for_name(self, name: str, count: int = 1, seconds: float = 10) -> None:
         await self.wait_for(lambda events: [e.name for e in events].count(name) >= count, seconds)
@@ -82,6 +107,7 @@ class EventReader:
         """Until the server ends the stream."""
         assert self._task is not None
         await asyncio.shield(self._task)
+        assert not self.undocumented, self.undocumented
 
     async def close(self) -> None:
         if self._task is not None:

@@ -230,7 +230,19 @@ async def test_an_id_older_than_what_is_kept_resyncs_and_sends_what_is_kept(
         assert len(events.events) == 11
 
 
-@pytest.mark.parametrize("bad", ["nope", "1-", "-1", "1-2-3", "1 2", "x" * 100])
+async def test_an_id_of_milliseconds_alone_reads_as_its_first_sequence_number(
+    client: httpx.AsyncClient,
+) -> None:
+    await start(client, pages=2)
+    await client.post("/v1/books/current/pages", json={"input": "a fox"}, headers=auth())
+    async with open_events(client, {**auth(), "Last-Event-ID": "0"}) as events:
+        await events.wait_for_name("page_done")
+    assert events.events[0].name == "resync"
+    assert events.events[0].data == {"reason": "events_expired"}
+    assert events.names()[1:3] == ["page_text", "questions"]
+
+
+@pytest.mark.parametrize("bad", ["nope", "1-", "-1", "1-2-3", "1 2", "x" * 100, "1" * 20])
 async def test_a_malformed_last_event_id_is_400(client: httpx.AsyncClient, bad: str) -> None:
     response = await client.get(
         "/v1/books/current/events", headers={**auth(), "Last-Event-ID": bad}

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.domain.events import EventName
+from app.interfaces.http.event_stream import checked_event_id
 from app.interfaces.http.idempotency import KEY_PATTERN, parse_key
 from app.interfaces.http.problems import BadRequest
 
@@ -78,10 +80,19 @@ async def test_the_idempotency_key_is_documented_with_the_pattern_the_server_che
         assert bool(pattern.fullmatch(key)) == accepted, key
 
 
-async def test_last_event_id_is_documented_with_its_pattern(document: dict[str, Any]) -> None:
+async def test_last_event_id_is_documented_with_the_pattern_the_server_checks(
+    document: dict[str, Any],
+) -> None:
     schema = header(document, "/v1/books/current/events", "get", "Last-Event-ID")["schema"]
-    assert schema["pattern"] == r"^\d{1,19}-\d{1,19}$"
     assert schema["type"] == "string" and "anyOf" not in schema  # absent, never null
+    pattern = re.compile(schema["pattern"])
+    for value in ["1796052737358-0", "0", "0-0", "12", "1-", "-1", "1-2-3", "x", "1" * 20, ""]:
+        try:
+            checked_event_id(value)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert bool(pattern.fullmatch(value)) == accepted, value
 
 
 async def test_the_image_route_documents_images_and_its_refusals(document: dict[str, Any]) -> None:
@@ -105,3 +116,17 @@ async def test_a_405_allows_every_method_of_the_path(
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_every_event_of_the_stream_is_documented_with_its_data(
+    document: dict[str, Any],
+) -> None:
+    content = document["paths"]["/v1/books/current/events"]["get"]["responses"]["200"]["content"]
+    variants = content["text/event-stream"]["schema"]["oneOf"]
+    names = {v["properties"]["event"]["const"] for v in variants}
+    assert names == {*EventName, "resync", "book_gone", "token_expired"}
+    for variant in variants:
+        ref = variant["properties"]["data"]["contentSchema"]["$ref"]
+        data = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert data["additionalProperties"] is False
+        assert ("id" in variant["required"]) == (variant["title"] in set(EventName))

@@ -1,6 +1,7 @@
 """Ports: small abstract classes, one per concern, that infrastructure adapters implement."""
 
 from app.application.ports.events import (
+    EVENT_ID_PATTERN,
     BookEventFeed,
     EventSignal,
     StoredEvent,
@@ -37,6 +38,7 @@ from app.application.ports.stores import (
 from app.application.ports.system import Clock, IdGenerator
 
 __all__ = [
+    "EVENT_ID_PATTERN",
     "BookEventFeed",
     "BookInProgressRepository",
     "CharacterSheet",

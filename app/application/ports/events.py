@@ -11,13 +11,16 @@ from typing import Any
 
 from app.domain.values import UserId
 
-_EVENT_ID = re.compile(r"(\d{1,19})-(\d{1,19})")
+# An id as the feed hands it out (`<milliseconds>-<sequence>`), or its milliseconds alone,
+# which Redis reads as `<milliseconds>-0` (so `0` means "from the oldest event kept").
+EVENT_ID_PATTERN = r"^([0-9]{1,19})(?:-([0-9]{1,19}))?$"
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 
 def parse_event_id(value: str) -> tuple[int, int] | None:
-    """An event id as a comparable pair, or None if it is not one this feed hands out."""
+    """An event id as a comparable pair, or None if it is not one this feed could hand out."""
     match = _EVENT_ID.fullmatch(value)
-    return None if match is None else (int(match[1]), int(match[2]))
+    return None if match is None else (int(match[1]), int(match[2] or 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,10 +71,10 @@ class StreamSlots:
 def checked_event_id(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip()
-    if parse_event_id(value) is None:
+    parsed = parse_event_id(value.strip())
+    if parsed is None:
         raise BadRequest("Last-Event-ID must be the id of an event this service sent.")
-    return value
+    return f"{parsed[0]}-{parsed[1]}"
 
 
 @dataclass(frozen=True)

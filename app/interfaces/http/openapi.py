@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.interfaces.http.event_schemas import event_data_schemas, event_schema
 from app.interfaces.http.problems import PROBLEM_JSON
 
-_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemOut"}
+_REF = "#/components/schemas/{model}"
+_PROBLEM_REF = {"$ref": _REF.format(model="ProblemOut")}
 
 
 def install(app: FastAPI) -> None:
@@ -26,6 +28,7 @@ def install(app: FastAPI) -> None:
             )
             _problems_as_problem_json(document)
             _headers_are_never_null(document)
+            _events_described(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -53,3 +56,19 @@ def _headers_are_never_null(document: dict[str, Any]) -> None:
                 if parameter.get("in") == "header" and len(options) == 1:
                     rest = {k: v for k, v in schema.items() if k != "anyOf"}
                     parameter["schema"] = {**options[0], **rest}
+
+
+def _events_described(document: dict[str, Any]) -> None:
+    """Each event of a `text/event-stream` response, with the schema of its JSON data."""
+    described = False
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                stream = response.get("content", {}).get("text/event-stream")
+                if stream is not None:
+                    stream["schema"] = event_schema(_REF)
+                    described = True
+    if described:
+        document.setdefault("components", {}).setdefault("schemas", {}).update(
+            event_data_schemas(_REF)
+        )

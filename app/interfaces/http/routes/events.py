@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
+from app.application.ports import EVENT_ID_PATTERN
 from app.domain.values import UserId
 from app.interfaces.http.dependencies import Links, PrincipalDep, ServicesDep
 from app.interfaces.http.event_stream import StreamSlots, Watch, checked_event_id, event_stream
@@ -38,9 +39,10 @@ and the `Last-Event-ID` you have; nothing is lost."""
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "The stream; it stays open until the client closes it "
-            "(or the server ends it after `book_gone`).",
+            "content": {"text/event-stream": {}},
+            "description": "The stream; it stays open until the client closes it (or the "
+            "server ends it after `book_gone` or `token_expired`). Its schema describes one "
+            "event; `data` is JSON, described by `contentSchema`.",
         },
         400: _problem,
         401: _problem,
@@ -60,7 +62,7 @@ async def book_events(
         Header(
             alias="Last-Event-ID",
             description="The id of the last event received: the stream resumes after it.",
-            json_schema_extra={"pattern": r"^\d{1,19}-\d{1,19}$"},
+            json_schema_extra={"pattern": EVENT_ID_PATTERN},
         ),
     ] = None,
 ) -> StreamingResponse:
