@@ -130,3 +130,61 @@ async def test_every_event_of_the_stream_is_documented_with_its_data(
         data = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
         assert data["additionalProperties"] is False
         assert ("id" in variant["required"]) == (variant["title"] in set(EventName))
+
+
+def resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def fields_a_client_sets(
+    document: dict[str, Any], schema: dict[str, Any], at: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every property of a request body, nested objects and lists of objects included."""
+    schema = resolved(document, schema)
+    found = []
+    for name, field in schema.get("properties", {}).items():
+        found.append((f"{at}.{name}", field))
+        items = field.get("items")
+        if items is not None:
+            found += fields_a_client_sets(document, items, f"{at}.{name}[]")
+    return found
+
+
+async def test_every_field_and_parameter_a_client_sets_is_described_with_an_example(
+    document: dict[str, Any],
+) -> None:
+    fields = 0
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            where = f"{method} {path} {parameter['name']}"
+            assert parameter.get("description") or parameter["schema"].get("description"), where
+            fields += 1
+        body = operation.get("requestBody")
+        if body is not None:
+            schema = body["content"]["application/json"]["schema"]
+            assert resolved(document, schema).get("examples"), f"{method} {path}"
+            for where, field in fields_a_client_sets(document, schema, f"{method} {path}"):
+                assert field.get("description"), where
+                if "items" not in field:
+                    assert field.get("examples"), where
+                fields += 1
+    assert fields > 20
+
+
+async def test_every_link_names_an_operation_and_its_parameters(
+    document: dict[str, Any],
+) -> None:
+    by_id = {operation["operationId"]: operation for _, _, operation in operations(document)}
+    links = 0
+    for _, _, operation in operations(document):
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                target = by_id[link["operationId"]]
+                path_parameters = {
+                    p["name"] for p in target.get("parameters", []) if p["in"] == "path"
+                }
+                assert set(link.get("parameters", {})) == path_parameters, link
+                links += 1
+    assert links >= 8

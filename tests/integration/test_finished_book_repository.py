@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from app.application.errors import DatabaseUnavailable, InvalidCursor
+from app.application.ports.stores import CURSOR_PATTERN
 from app.domain.finished import FinishedBook, FinishedBy, FinishedPage
 from app.domain.values import BookSpec, Character, Language, Title, UserId
 from app.infrastructure.database import build_engine
@@ -163,6 +165,7 @@ async def shelf(
         if page.next_cursor is None:
             return pages
         assert len(pages) < 100, "the cursor never ends"
+        assert re.fullmatch(CURSOR_PATTERN, page.next_cursor), "the documented cursor shape"
         cursor = page.next_cursor
 
 

@@ -303,7 +303,7 @@ class InMemoryBookStore(BookInProgressRepository):
 
 
 class InMemoryFinishedBooks(FinishedBookRepository):
-    """Add-if-absent by id; newest-first listing with an opaque `after:<id>` cursor."""
+    """Add-if-absent by id; newest-first listing with an opaque `after-<id>` cursor."""
 
     def __init__(self) -> None:
         self._rows: dict[UUID, FinishedBook] = {}
@@ -336,12 +336,12 @@ class InMemoryFinishedBooks(FinishedBookRepository):
         start = 0
         if cursor is not None:
             ids = [str(b.id) for b in mine]
-            if not cursor.startswith("after:") or cursor.removeprefix("after:") not in ids:
+            if not cursor.startswith("after-") or cursor.removeprefix("after-") not in ids:
                 raise InvalidCursor("unknown cursor")
-            start = ids.index(cursor.removeprefix("after:")) + 1
+            start = ids.index(cursor.removeprefix("after-")) + 1
         window = mine[start : start + limit]
         more = start + limit < len(mine)
-        next_cursor = f"after:{window[-1].id}" if more and window else None
+        next_cursor = f"after-{window[-1].id}" if more and window else None
         return FinishedBookPage([b.summary() for b in window], next_cursor)
 
     async def delete(self, book_id: UUID) -> bool:

@@ -12,6 +12,9 @@ from app.domain.book import Book
 from app.domain.finished import FinishedBook, FinishedBookSummary
 from app.domain.values import UserId
 
+# What every cursor a repository hands out looks like (it is otherwise opaque).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,200}$"
+
 
 @dataclass(frozen=True, slots=True)
 class FinishedRecord:
@@ -82,7 +85,8 @@ class FinishedBookRepository(ABC):
     async def list_for_user(
         self, user_id: UserId, limit: int, cursor: str | None
     ) -> FinishedBookPage:
-        """Newest first. An unknown or tampered cursor raises `InvalidCursor`."""
+        """Newest first. A cursor is a `next_cursor` this returned, matching `CURSOR_PATTERN`;
+        any other raises `InvalidCursor`."""
 
     @abstractmethod
     async def delete(self, book_id: UUID) -> bool: ...

@@ -18,7 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from app.application.errors import DatabaseUnavailable, InvalidCursor
-from app.application.ports.stores import FinishedBookPage, FinishedBookRepository
+from app.application.ports.stores import (
+    CURSOR_PATTERN,
+    FinishedBookPage,
+    FinishedBookRepository,
+)
 from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
 from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
 from app.infrastructure.database.engine import database_errors
@@ -151,11 +155,14 @@ class ShelfPosition:
     id: UUID
 
 
-_CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_CURSOR_ALPHABET = re.compile(CURSOR_PATTERN)
 
 
 # What MySQL's DATETIME holds (1000-9999), less a year on each side for time zones.
 _CURSOR_YEARS = (1001, 9998)
+
+
+_NOT_OURS = "This cursor is not one the service handed out; ask for the first page without one."
 
 
 def encode_cursor(position: ShelfPosition) -> str:
@@ -167,7 +174,7 @@ def encode_cursor(position: ShelfPosition) -> str:
 def decode_cursor(cursor: str) -> ShelfPosition:
     """Read a cursor from `encode_cursor`; anything else raises `InvalidCursor`."""
     if not isinstance(cursor, str) or not _CURSOR_ALPHABET.fullmatch(cursor):
-        raise InvalidCursor("malformed cursor")
+        raise InvalidCursor(_NOT_OURS)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload: Any = json.loads(raw)
@@ -179,9 +186,9 @@ def decode_cursor(cursor: str) -> ShelfPosition:
             raise ValueError("a cursor's time has its offset")
         position = ShelfPosition(when.astimezone(UTC), UUID(book_id))
     except (binascii.Error, ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
-        raise InvalidCursor("malformed cursor") from error
+        raise InvalidCursor(_NOT_OURS) from error
     if not _CURSOR_YEARS[0] <= position.finished_at.year <= _CURSOR_YEARS[1]:
-        raise InvalidCursor("malformed cursor")  # no book was finished then: MySQL cannot say
+        raise InvalidCursor(_NOT_OURS)  # no book was finished then: MySQL cannot say
     return position
 
 

@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # Operation ids are the routes' names: what generated clients call their methods.
+        generate_unique_id_function=lambda route: route.name,
     )
     openapi.install(app)
     if settings.docs_enabled:

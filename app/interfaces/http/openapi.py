@@ -16,6 +16,45 @@ from app.interfaces.http.problems import PROBLEM_JSON
 _REF = "#/components/schemas/{model}"
 _PROBLEM_REF = {"$ref": _REF.format(model="ProblemOut")}
 
+# What a client (or a test generator) can call next with what a response returned, by
+# operation id (each route's name) and status.
+_LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "start_book": {
+        "201": {
+            "current_book": {"operationId": "current_book"},
+            "write_page": {"operationId": "write_page"},
+            "discard_book": {"operationId": "discard_book"},
+        }
+    },
+    "write_page": {
+        "200": {
+            "current_book": {"operationId": "current_book"},
+            "redraw_picture": {
+                "operationId": "redraw_picture",
+                "parameters": {"number": "$response.body#/pages/0/number"},
+            },
+            "finish_book": {"operationId": "finish_book"},
+        }
+    },
+    "finish_book": {
+        "201": {
+            "get_book": {
+                "operationId": "get_book",
+                "parameters": {"book_id": "$response.body#/id"},
+            },
+            "delete_book": {
+                "operationId": "delete_book",
+                "parameters": {"book_id": "$response.body#/id"},
+            },
+        }
+    },
+    "finish_user_book": {
+        "201": {
+            "any_book": {"operationId": "any_book", "parameters": {"book_id": "$response.body#/id"}}
+        }
+    },
+}
+
 
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
@@ -29,6 +68,7 @@ def install(app: FastAPI) -> None:
             _problems_as_problem_json(document)
             _headers_are_never_null(document)
             _events_described(document)
+            _links_added(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -72,3 +112,10 @@ def _events_described(document: dict[str, Any]) -> None:
         document.setdefault("components", {}).setdefault("schemas", {}).update(
             event_data_schemas(_REF)
         )
+
+
+def _links_added(document: dict[str, Any]) -> None:
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, links in _LINKS.get(operation.get("operationId", ""), {}).items():
+                operation["responses"][status]["links"] = links

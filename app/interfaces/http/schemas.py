@@ -38,16 +38,45 @@ class Request(BaseModel):
 
 
 class CharacterIn(Request):
-    name: Name
-    description: Description = ""
+    name: Annotated[
+        Name,
+        Field(
+            description="The character's name: 1-40 visible characters on one line.",
+            examples=["Momo"],
+        ),
+    ]
+    description: Annotated[
+        Description,
+        Field(
+            description="Who the character is, for the story and the pictures (0-300).",
+            examples=["a brave little rabbit with a red scarf"],
+        ),
+    ] = ""
 
 
 class StartBookIn(Request):
-    characters: Annotated[list[CharacterIn], Field(min_length=1, max_length=5)]
-    page_count: Annotated[StrictInt, Field(ge=1, le=20)]
-    language: Literal["en", "ko"] = "en"
-    reader_age: Annotated[StrictInt, Field(ge=2, le=12)] | None = None
-    setting: Setting = ""
+    characters: Annotated[
+        list[CharacterIn],
+        Field(min_length=1, max_length=5, description="The story's characters, 1 to 5."),
+    ]
+    page_count: Annotated[
+        StrictInt,
+        Field(ge=1, le=20, description="How many pages the book will have.", examples=[6]),
+    ]
+    language: Annotated[
+        Literal["en", "ko"],
+        Field(description="The language the book is written in.", examples=["en"]),
+    ] = "en"
+    reader_age: Annotated[
+        Annotated[StrictInt, Field(ge=2, le=12)] | None,
+        Field(description="The child's age (2-12), to fit the words to.", examples=[5]),
+    ] = None
+    setting: Annotated[
+        Setting,
+        Field(
+            description="Where the story happens (0-200, one line).", examples=["a snowy forest"]
+        ),
+    ] = ""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -67,7 +96,13 @@ class StartBookIn(Request):
 
 
 class WritePageIn(Request):
-    input: PageInput
+    input: Annotated[
+        PageInput,
+        Field(
+            description="The child's idea for the next page (1-500 visible characters).",
+            examples=["Momo finds a glowing map under the snow"],
+        ),
+    ]
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"input": "Momo finds a glowing map under the snow"}]}
@@ -75,7 +110,13 @@ class WritePageIn(Request):
 
 
 class FinishIn(Request):
-    title: TitleText
+    title: Annotated[
+        TitleText,
+        Field(
+            description="The book's title, named by the child (1-100, one line).",
+            examples=["Momo and the Glowing Map"],
+        ),
+    ]
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"title": "Momo and the Glowing Map"}]}
@@ -83,7 +124,14 @@ class FinishIn(Request):
 
 
 class AdminFinishIn(FinishIn):
-    force: Annotated[bool, Field(strict=True)] = False
+    force: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="Finish a book that is not `done` with the pages it has (at least one).",
+            examples=[False],
+        ),
+    ] = False
 
 
 BookStateName = Literal["bookInit", "bookInProgress", "generating", "done"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from app.application.errors import NoBookInProgress
 from app.domain.errors import InvalidValue
@@ -19,7 +19,7 @@ from app.interfaces.http.idempotency import (
 )
 from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON
-from app.interfaces.http.routes.books import parse_book_id
+from app.interfaces.http.routes.books import BookIdPath, parse_book_id
 from app.interfaces.http.schemas import (
     AdminBookOut,
     AdminFinishedBookOut,
@@ -44,6 +44,12 @@ changes = APIRouter(
 )
 
 
+UserIdPath = Annotated[
+    str,
+    Path(description="The user's id: the `sub` of their token, exactly.", examples=["paula"]),
+]
+
+
 def parse_user_id(user_id: str) -> UserId:
     try:
         return UserId(user_id)
@@ -53,7 +59,7 @@ def parse_user_id(user_id: str) -> UserId:
 
 @router.get("/users/{user_id}/books/current", summary="A user's book in progress")
 async def user_current_book(
-    user_id: str, _: Admin, services: ServicesDep, link: Links
+    user_id: UserIdPath, _: Admin, services: ServicesDep, link: Links
 ) -> AdminBookOut:
     book = await services.use_cases.queries.current(parse_user_id(user_id))
     return admin_book_view(book, services.clock.now(), link)
@@ -70,7 +76,7 @@ async def user_current_book(
     summary="Finish a user's book (force: with the pages it has)",
 )
 async def finish_user_book(
-    user_id: str,
+    user_id: UserIdPath,
     body: AdminFinishIn,
     _: Admin,
     services: ServicesDep,
@@ -93,7 +99,7 @@ async def finish_user_book(
 
 @router.get("/books/{book_id}", summary="Any user's finished book")
 async def any_book(
-    book_id: str, _: Admin, services: ServicesDep, link: Links
+    book_id: BookIdPath, _: Admin, services: ServicesDep, link: Links
 ) -> AdminFinishedBookOut:
     book = await services.use_cases.queries.finished(parse_book_id(book_id), owner=None)
     return admin_finished_view(book, link)

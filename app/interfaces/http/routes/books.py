@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.application.errors import BookNotFound
+from app.application.ports.stores import CURSOR_PATTERN
 from app.domain.book import Book
 from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Language, Title
 from app.interfaces.composition import Services
@@ -39,6 +40,15 @@ router = APIRouter(prefix="/v1/books", tags=["books"], route_class=JsonRoute, re
 changes = APIRouter(
     prefix="/v1/books", tags=["books"], route_class=IdempotentRoute, responses=_common
 )
+
+
+BookIdPath = Annotated[
+    str,
+    Path(
+        description="A finished book's `id` (a UUID); any other id is 404.",
+        examples=["0b6a3d55-9f29-4a57-9a43-3c1b7a1e2f10"],
+    ),
+]
 
 
 def parse_book_id(book_id: str) -> UUID:
@@ -160,7 +170,9 @@ def _answer(book: Book, waited: bool, services: Services, link: LinkMaker) -> Re
     "event stream.",
 )
 async def redraw_picture(
-    number: Annotated[int, Path(ge=1, le=MAX_PAGES)],
+    number: Annotated[
+        int, Path(ge=1, le=MAX_PAGES, description="The page's number, from 1.", examples=[1])
+    ],
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
@@ -206,8 +218,15 @@ async def list_books(
     user: CurrentUser,
     services: ServicesDep,
     link: Links,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many books, 1-100.")] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="The `next_cursor` of the previous page, as given (it is opaque: a "
+            "cursor the service did not hand out is refused with 422).",
+        ),
+    ] = None,
 ) -> ShelfOut:
     shelf = await services.use_cases.queries.shelf(user, limit, cursor)
     return ShelfOut(
@@ -217,7 +236,7 @@ async def list_books(
 
 @router.get("/{book_id}", responses={404: _problem}, summary="One of my finished books")
 async def get_book(
-    book_id: str, user: CurrentUser, services: ServicesDep, link: Links
+    book_id: BookIdPath, user: CurrentUser, services: ServicesDep, link: Links
 ) -> FinishedBookOut:
     book = await services.use_cases.queries.finished(parse_book_id(book_id), owner=user)
     return finished_view(book, link)
@@ -229,6 +248,6 @@ async def get_book(
     responses={404: _problem},
     summary="Delete one of my finished books",
 )
-async def delete_book(book_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+async def delete_book(book_id: BookIdPath, user: CurrentUser, services: ServicesDep) -> Response:
     await services.use_cases.delete_book.execute(user, parse_book_id(book_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.application.errors import ImageNotFound
 from app.interfaces.http.dependencies import ServicesDep
@@ -26,10 +26,14 @@ router = APIRouter(tags=["images"])
     },
 )
 async def image(
-    key: str,
+    key: Annotated[str, Path(description="The image, as in a link the service gave.")],
     services: ServicesDep,
-    expires: Annotated[str | None, Query(max_length=20)] = None,
-    signature: Annotated[str | None, Query(max_length=128)] = None,
+    expires: Annotated[
+        str | None, Query(max_length=20, description="Part of the signed link, as given.")
+    ] = None,
+    signature: Annotated[
+        str | None, Query(max_length=128, description="Part of the signed link, as given.")
+    ] = None,
 ) -> Response:
     storage = services.local_images
     if storage is None:
