@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,21 +45,23 @@ CLI = [sys.executable, "-m", "app.interfaces.cli"]
 @contextmanager
 def running_server(env: dict[str, str]) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """A real `littlewriter serve` on a free port with this environment, healthy; a client for
-    it; stopped (SIGTERM) at the end."""
+    it; stopped (SIGTERM) at the end. Its log goes to a file (a pipe nobody reads would fill
+    and stop the server), read back if it fails to start."""
     port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        wait_until_healthy(
-            process, client, lambda: process.stderr.read().decode() if process.stderr else ""
+    with tempfile.NamedTemporaryFile() as log:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
         )
-        yield client, process
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+        def describe() -> str:
+            with open(log.name, "rb") as written:  # its own offset, not the server's
+                return written.read().decode(errors="replace")[-20_000:]
+
+        try:
+            wait_until_healthy(process, client, describe)
+            yield client, process
+        finally:
+            client.close()
+            process.terminate()
+            process.wait(timeout=30)

@@ -31,13 +31,19 @@ def _is_noncharacter(char: str) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
+def is_visible(char: str) -> bool:
+    """Whether a character can be seen: what a minimum length counts."""
+    return unicodedata.category(char) not in _INVISIBLE and char not in _BLANK_LETTERS
+
+
 def visible_length(text: str) -> int:
-    """How many characters of `text` can be seen: what a minimum length counts."""
-    return sum(
-        1
-        for char in text
-        if unicodedata.category(char) not in _INVISIBLE and char not in _BLANK_LETTERS
-    )
+    return sum(1 for char in text if is_visible(char))
+
+
+def is_refused(char: str, *, multiline: bool) -> bool:
+    """Whether typed text may not hold this character, as typed (see `text_problem`)."""
+    kept = char if char != "\r" and unicodedata.is_normalized("NFC", char) else _normalised(char)
+    return any(_refusal(c, multiline=multiline) is not None for c in kept)
 
 
 def _refusal(char: str, *, multiline: bool) -> str | None:

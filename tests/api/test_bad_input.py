@@ -214,3 +214,15 @@ async def test_a_title_on_two_lines_is_422_and_the_book_is_not_finished(
     )
     assert_problem(response, 422, "validation_error")
     assert (await client.get("/v1/books/current", headers=auth())).status_code == 200
+
+
+async def test_a_whole_number_written_with_a_fraction_is_an_integer(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON Schema's `integer` takes 6.0; the page count is 6 (6.5, "6" and true are refused)."""
+    response = await client.post(
+        "/v1/books", json={**BOOK, "page_count": 6.0, "reader_age": 5.0}, headers=auth()
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["page_count"] == 6
+    assert response.json()["reader_age"] == 5

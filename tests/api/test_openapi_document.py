@@ -188,3 +188,16 @@ async def test_every_link_names_an_operation_and_its_parameters(
                 assert set(link.get("parameters", {})) == path_parameters, link
                 links += 1
     assert links >= 8
+
+
+async def test_bounds_are_documented_as_json_schema_keywords(document: dict[str, Any]) -> None:
+    """Not as pydantic's own names (`ge`, `le`), which a client generator does not read."""
+
+    def keys(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            return set(node).union(*(keys(v) for v in node.values()))
+        if isinstance(node, list):
+            return set().union(*(keys(v) for v in node))
+        return set()
+
+    assert not {"ge", "le", "gt", "lt"} & keys(document["components"]["schemas"])

@@ -14,11 +14,21 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from app.application.errors import ContentRejected, GenerationFailed
 from app.application.ports.generation import IllustrationKind, IllustrationRequest
-from app.domain.values import BookSpec, Character, Language, Page, StoryContext, Usage
+from app.domain.values import (
+    BookSpec,
+    Character,
+    Language,
+    Page,
+    StoryContext,
+    Usage,
+    text_problem,
+)
 from app.infrastructure.generation.offline import (
     OfflineContextGenerator,
     OfflineModerator,
@@ -448,3 +458,34 @@ async def test_offline_character_sheet_is_the_childs_own_descriptions() -> None:
     sheet = await OfflineContextGenerator().character_sheet(spec)
     assert sheet.text == "Momo: a rabbit with a red scarf\nTori"
     assert sheet.usage == Usage()
+
+
+def _typed(max_size: int, *, multiline: bool, needs_visible: bool) -> st.SearchStrategy[str]:
+    """Text as the request rules accept it (what reaches the writer)."""
+    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=max_size).filter(
+        lambda t: text_problem(t, multiline=multiline, min_visible=int(needs_visible)) is None
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    names=st.lists(_typed(40, multiline=False, needs_visible=True), min_size=1, max_size=5),
+    setting=_typed(60, multiline=False, needs_visible=False) | st.just(""),
+    idea=_typed(500, multiline=True, needs_visible=True),
+    language=st.sampled_from(list(Language)),
+    written=st.integers(0, 2),
+)
+@example(names=["A\\"], setting="", idea="0", language=Language.EN, written=0)
+@example(names=["\\g<0>x"], setting="", idea="\\g<0>x", language=Language.EN, written=1)
+def test_the_writer_writes_a_page_for_any_text_the_api_accepts(
+    names: list[str], setting: str, idea: str, language: Language, written: int
+) -> None:
+    ctx = context(
+        tuple(n.strip() for n in names),
+        written=written,
+        page_count=written + 2,
+        language=language,
+        setting=setting.strip(),
+    )
+    page = Page(written + 1, idea, writer_module.write_page(ctx, idea), None)
+    assert page.text

@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from app.interfaces.http.event_schemas import event_data_schemas, event_schema
 from app.interfaces.http.problems import PROBLEM_JSON
+from app.interfaces.http.schemas import TYPED_TEXT
+from app.interfaces.http.text_patterns import typed_text_pattern
 
 _REF = "#/components/schemas/{model}"
 _PROBLEM_REF = {"$ref": _REF.format(model="ProblemOut")}
@@ -69,6 +71,7 @@ def install(app: FastAPI) -> None:
             _headers_are_never_null(document)
             _events_described(document)
             _links_added(document)
+            _typed_text_patterns(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -119,3 +122,12 @@ def _links_added(document: dict[str, Any]) -> None:
         for operation in operations.values():
             for status, links in _LINKS.get(operation.get("operationId", ""), {}).items():
                 operation["responses"][status]["links"] = links
+
+
+def _typed_text_patterns(document: dict[str, Any]) -> None:
+    """Each typed-text field gets the pattern of the rules it is checked by."""
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        for field in schema.get("properties", {}).values():
+            rules = field.pop(TYPED_TEXT, None)
+            if rules is not None:
+                field["pattern"] = typed_text_pattern(**rules)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic.config import JsonDict
 
 from app.domain.values import text_problem, typed_text
+
+# The marker `_documented` leaves in a field's JSON Schema.
+TYPED_TEXT = "x-typed-text"
 
 
 def _typed(min_length: int, *, multiline: bool) -> AfterValidator:
@@ -25,12 +36,39 @@ def _text(min_length: int, max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-Name = Annotated[str, _text(1, 40), _typed(1, multiline=False)]
-Description = Annotated[str, _text(0, 300), _typed(0, multiline=True)]
-Setting = Annotated[str, _text(0, 200), _typed(0, multiline=False)]
-PageInput = Annotated[str, _text(1, 500), _typed(1, multiline=True)]
-TitleText = Annotated[str, _text(1, 100), _typed(1, multiline=False)]
-StrictInt = Annotated[int, Field(strict=True)]
+def _documented(min_length: int, *, multiline: bool) -> object:
+    """Marks the field for the OpenAPI document, which gives it the pattern of these rules
+    (`openapi.py`: deriving it takes a scan of Unicode, done once, when the document is made)."""
+    rules: JsonDict = {"multiline": multiline, "needs_visible": min_length > 0}
+    return Field(json_schema_extra={TYPED_TEXT: rules})
+
+
+def _typed_text(min_length: int, max_length: int, *, multiline: bool) -> list[object]:
+    return [
+        _text(min_length, max_length),
+        _typed(min_length, multiline=multiline),
+        _documented(min_length, multiline=multiline),
+    ]
+
+
+Name = Annotated[str, *_typed_text(1, 40, multiline=False)]
+Description = Annotated[str, *_typed_text(0, 300, multiline=True)]
+Setting = Annotated[str, *_typed_text(0, 200, multiline=False)]
+PageInput = Annotated[str, *_typed_text(1, 500, multiline=True)]
+TitleText = Annotated[str, *_typed_text(1, 100, multiline=False)]
+
+
+def _whole(value: object) -> object:
+    """A JSON number with no fraction is an integer (`13.0`, as JSON Schema says); a string or
+    a boolean is not, which strictness refuses."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The bounds before the validator, so that the document shows them as minimum and maximum.
+PageCount = Annotated[int, Field(strict=True, ge=1, le=20), BeforeValidator(_whole)]
+ReaderAge = Annotated[int, Field(strict=True, ge=2, le=12), BeforeValidator(_whole)]
 
 
 class Request(BaseModel):
@@ -60,15 +98,15 @@ class StartBookIn(Request):
         Field(min_length=1, max_length=5, description="The story's characters, 1 to 5."),
     ]
     page_count: Annotated[
-        StrictInt,
-        Field(ge=1, le=20, description="How many pages the book will have.", examples=[6]),
+        PageCount,
+        Field(description="How many pages the book will have (1-20).", examples=[6]),
     ]
     language: Annotated[
         Literal["en", "ko"],
         Field(description="The language the book is written in.", examples=["en"]),
     ] = "en"
     reader_age: Annotated[
-        Annotated[StrictInt, Field(ge=2, le=12)] | None,
+        ReaderAge | None,
         Field(description="The child's age (2-12), to fit the words to.", examples=[5]),
     ] = None
     setting: Annotated[

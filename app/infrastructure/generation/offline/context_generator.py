@@ -11,7 +11,7 @@ comes from a SHA-256 of the inputs, so the same page always reads the same.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from app.application.errors import GenerationFailed
 from app.application.ports.generation import CharacterSheet, ContextGenerator, PageText
@@ -176,8 +176,13 @@ def _spell_names_as_given(idea: str, names: Sequence[str]) -> str:
     for name in names:
         if name.lower() != name.upper():
             pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
-            idea = pattern.sub(name, idea)
+            idea = pattern.sub(_literal(name), idea)
     return idea
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that is `text` as is (a string would be read as a template: `\\1`)."""
+    return lambda _: text
 
 
 def _already_linked(idea: str, framings: Framings) -> bool:
