@@ -5,6 +5,7 @@ header is absent, never null)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,8 @@ from app.interfaces.http.text_patterns import typed_text_pattern
 
 _REF = "#/components/schemas/{model}"
 _PROBLEM_REF = {"$ref": _REF.format(model="ProblemOut")}
+# What FastAPI files an error under: ours, and its own 422 schema, which errors never use.
+_PROBLEM_SCHEMAS = {_PROBLEM_REF["$ref"], _REF.format(model="HTTPValidationError")}
 
 # What a client (or a test generator) can call next with what a response returned, by
 # operation id (each route's name) and status.
@@ -72,6 +75,7 @@ def install(app: FastAPI) -> None:
             _events_described(document)
             _links_added(document)
             _typed_text_patterns(document)
+            _unused_schemas_removed(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -85,6 +89,9 @@ def _problems_as_problem_json(document: dict[str, Any]) -> None:
                 if not status.isdigit() or int(status) < 400:
                     continue
                 content = response.setdefault("content", {})
+                body = content.get("application/json", {}).get("schema", {})
+                if body.get("$ref", _PROBLEM_REF["$ref"]) not in _PROBLEM_SCHEMAS:
+                    continue  # the route answers this status with a body of its own (/ready)
                 content.pop("application/json", None)
                 content[PROBLEM_JSON] = {"schema": _PROBLEM_REF}
 
@@ -131,3 +138,18 @@ def _typed_text_patterns(document: dict[str, Any]) -> None:
             rules = field.pop(TYPED_TEXT, None)
             if rules is not None:
                 field["pattern"] = typed_text_pattern(**rules)
+
+
+def _unused_schemas_removed(document: dict[str, Any]) -> None:
+    """FastAPI's own validation-error schemas stay in the components after errors are
+    documented as problems; a client generator would make classes nothing returns."""
+    schemas = document.get("components", {}).get("schemas", {})
+    while True:
+        text = json.dumps({k: v for k, v in document.items() if k != "components"}) + json.dumps(
+            schemas
+        )
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]

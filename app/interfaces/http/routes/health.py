@@ -33,7 +33,12 @@ async def _check(ping: Callable[[], Awaitable[None]]) -> str:
     return "ok"
 
 
-@router.get("/ready", summary="Readiness of every backend", responses={503: {"model": ReadyOut}})
+@router.get(
+    "/ready",
+    summary="Readiness of every backend",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "A backend is not ready: `checks` say which."}},
+)
 async def ready(services: ServicesDep) -> JSONResponse:
     names = ("store", "database", "images")
     results = await asyncio.gather(

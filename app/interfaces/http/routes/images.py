@@ -19,7 +19,10 @@ router = APIRouter(tags=["images"])
     responses={
         200: {
             "description": "The image, cached privately for the time left on its link.",
-            "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("image/png", "image/jpeg", "image/webp")
+            },
         },
         403: {"description": "`forbidden`: the link's signature or expiry is not valid."},
         404: {"description": "`not_found`: no such image (or images are not served here)."},
