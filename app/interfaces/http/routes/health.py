@@ -37,7 +37,9 @@ async def _check(ping: Callable[[], Awaitable[None]]) -> str:
     "/ready",
     summary="Readiness of every backend",
     response_model=ReadyOut,
-    responses={503: {"model": ReadyOut, "description": "A backend is not ready: `checks` say which."}},
+    responses={
+        503: {"model": ReadyOut, "description": "A backend is not ready: `checks` say which."}
+    },
 )
 async def ready(services: ServicesDep) -> JSONResponse:
     names = ("store", "database", "images")
