@@ -112,3 +112,22 @@ async def test_a_partitioned_s3_is_a_fast_answer_and_ready_names_it(
         redrawn = await client.post("/v1/books/current/pages/1/illustration", headers=auth())
         assert redrawn.status_code == 200
         assert redrawn.json()["pages"][0]["image_status"] == "ready"
+
+
+async def test_a_partitioned_redis_is_a_fast_503_and_ready_names_it(
+    make_client: ClientFactory,
+) -> None:
+    server = sa.make_url(service_url("LW_TEST_REDIS_URL").replace("redis://", "mysql://"))
+    async with FaultProxy(server.host or "127.0.0.1", server.port or 6379) as proxy:
+        client = await make_client(redis_url=f"redis://127.0.0.1:{proxy.port}/6")
+        await client.delete("/v1/books/current", headers=auth())
+        await start(client, page_count=2)
+
+        proxy.partition()
+        await assert_fast_503(lambda: client.get("/v1/books/current", headers=auth()))
+        await assert_fast_503(lambda: write(client, "a map"))
+        await assert_ready_names(client, "store")
+
+        proxy.heal()
+        assert (await write(client, "a map")).status_code == 200
+        assert (await client.delete("/v1/books/current", headers=auth())).status_code == 204
