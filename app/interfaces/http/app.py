@@ -15,6 +15,7 @@ from app.interfaces.http import docs, openapi, problems
 from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.event_stream import StreamSlots
 from app.interfaces.http.headers import SecurityHeaders
+from app.interfaces.http.idempotency import REPLAYED_HEADER
 from app.interfaces.http.routes import admin, books, events, health, images
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 "Prefer",
                 "Last-Event-ID",
             ],
-            expose_headers=["Retry-After", "Location", "Preference-Applied"],
+            expose_headers=["Retry-After", "Location", "Preference-Applied", REPLAYED_HEADER],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)

@@ -270,7 +270,9 @@ class ReadyOut(BaseModel):
 
 
 class FieldErrorOut(BaseModel):
-    field: str = Field(description="Where in the request: `characters.0.name`, `input`, ...")
+    field: str = Field(
+        description="Where in the request: `body.characters.0.name`, `body.input`, `query.limit`."
+    )
     message: str
 
 
