@@ -15,10 +15,11 @@ import httpx
 import uvicorn
 from pydantic import ValidationError
 
+from app.application.ports import SENT_EVENT_ID_PATTERN
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides
 from app.interfaces.http.app import create_app
-from app.interfaces.http.event_schemas import EVENTS, SENT_EVENT_ID_PATTERN
+from app.interfaces.http.event_schemas import EVENTS
 from tests.processes import free_port
 
 
@@ -37,7 +38,7 @@ def undocumented(event: Event) -> list[str]:
     model, has_id = EVENTS[event.name]
     problems = []
     try:
-        model.model_validate(event.data)
+        model.model_validate(event.data, strict=True)  # "5" is not the integer the doc says
     except ValidationError as error:
         problems.append(f"{event.name}: {error}")
     sent_id = event.id is not None and re.fullmatch(SENT_EVENT_ID_PATTERN, event.id) is not None
@@ -85,8 +86,10 @@ class EventReader:
         self._arrived.set()
 
     def names(self) -> list[str]:
-        assert not self.undocumented, self.undocumented
         return [e.name for e in self.events]
+
+    def assert_documented(self) -> None:
+        assert not self.undocumented, self.undocumented
 
     async def wait_for(self, done: Callable[[list[Event]], bool], seconds: float = 10) -> None:
         async with asyncio.timeout(seconds):
@@ -96,9 +99,10 @@ class EventReader:
                     break
                 assert self._task is not None
                 if self._task.done():
+                    self.assert_documented()
                     raise AssertionError(f"the stream ended; events so far: {self.names()}")
                 await self._arrived.wait()
-        assert not self.undocumented, self.undocumented
+        self.assert_documented()
 
     async def wait_for_name(self, name: str, count: int = 1, seconds: float = 10) -> None:
         await self.wait_for(lambda events: [e.name for e in events].count(name) >= count, seconds)
@@ -107,7 +111,7 @@ class EventReader:
         """Until the server ends the stream."""
         assert self._task is not None
         await asyncio.shield(self._task)
-        assert not self.undocumented, self.undocumented
+        self.assert_documented()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -130,6 +134,7 @@ async def open_events(
         yield reader
     finally:
         await reader.close()
+    reader.assert_documented()  # every event the test read, whatever it waited for
 
 
 @contextlib.asynccontextmanager

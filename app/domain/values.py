@@ -32,11 +32,12 @@ def _is_noncharacter(char: str) -> bool:
 
 
 def is_visible(char: str) -> bool:
-    """Whether a character can be seen: what a minimum length counts."""
+    """Whether a character can be seen (not a space, a format character or a mark alone)."""
     return unicodedata.category(char) not in _INVISIBLE and char not in _BLANK_LETTERS
 
 
 def visible_length(text: str) -> int:
+    """How many characters of `text` can be seen: what a minimum length counts."""
     return sum(1 for char in text if is_visible(char))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -117,17 +118,20 @@ async def test_a_partitioned_s3_is_a_fast_answer_and_ready_names_it(
 async def test_a_partitioned_redis_is_a_fast_503_and_ready_names_it(
     make_client: ClientFactory,
 ) -> None:
-    server = sa.make_url(service_url("LW_TEST_REDIS_URL").replace("redis://", "mysql://"))
-    async with FaultProxy(server.host or "127.0.0.1", server.port or 6379) as proxy:
-        client = await make_client(redis_url=f"redis://127.0.0.1:{proxy.port}/6")
-        await client.delete("/v1/books/current", headers=auth())
-        await start(client, page_count=2)
+    server = urlsplit(service_url("LW_TEST_REDIS_URL"))
+    user = f"partitioned-{uuid.uuid4().hex[:8]}"
+    async with FaultProxy(server.hostname or "127.0.0.1", server.port or 6379) as proxy:
+        credentials, _, _ = server.netloc.rpartition("@")
+        netloc = f"{credentials}@" if credentials else ""
+        through_proxy = server._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}")
+        client = await make_client(redis_url=urlunsplit(through_proxy))
+        await start(client, user, page_count=2)
 
         proxy.partition()
-        await assert_fast_503(lambda: client.get("/v1/books/current", headers=auth()))
-        await assert_fast_503(lambda: write(client, "a map"))
+        await assert_fast_503(lambda: client.get("/v1/books/current", headers=auth(user)))
+        await assert_fast_503(lambda: write(client, "a map", user))
         await assert_ready_names(client, "store")
 
         proxy.heal()
-        assert (await write(client, "a map")).status_code == 200
-        assert (await client.delete("/v1/books/current", headers=auth())).status_code == 204
+        assert (await write(client, "a map", user)).status_code == 200
+        assert (await client.delete("/v1/books/current", headers=auth(user))).status_code == 204

@@ -233,6 +233,8 @@ async def test_an_id_older_than_what_is_kept_resyncs_and_sends_what_is_kept(
 async def test_an_id_of_milliseconds_alone_reads_as_its_first_sequence_number(
     client: httpx.AsyncClient,
 ) -> None:
+    """`0` is `0-0`, older than any event: every event kept is sent, after a `resync` since
+    older ones may have been trimmed."""
     await start(client, pages=2)
     await client.post("/v1/books/current/pages", json={"input": "a fox"}, headers=auth())
     async with open_events(client, {**auth(), "Last-Event-ID": "0"}) as events:
@@ -240,6 +242,17 @@ async def test_an_id_of_milliseconds_alone_reads_as_its_first_sequence_number(
     assert events.events[0].name == "resync"
     assert events.events[0].data == {"reason": "events_expired"}
     assert events.names()[1:3] == ["page_text", "questions"]
+
+
+async def test_every_event_asked_of_a_user_with_none_yet_is_no_resync(
+    client: httpx.AsyncClient,
+) -> None:
+    """Nothing was ever sent, so nothing was missed: no `resync`, no `book_gone`."""
+    await start(client, pages=2)
+    async with open_events(client, {**auth(), "Last-Event-ID": "0"}) as events:
+        await client.post("/v1/books/current/pages", json={"input": "a fox"}, headers=auth())
+        await events.wait_for_name("page_done")
+    assert events.names()[:2] == ["page_text", "questions"]
 
 
 @pytest.mark.parametrize("bad", ["nope", "1-", "-1", "1-2-3", "1 2", "x" * 100, "1" * 20])

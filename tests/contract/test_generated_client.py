@@ -16,24 +16,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
-
-from app.interfaces.http.app import create_app
 from tests.processes import CLI, running_server
 
 PACKAGE = "littlewriter_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The generated package, importable as `littlewriter_client` while the tests run."""
-    where = tmp_path_factory.mktemp("client")
-    (where / "openapi.json").write_text(json.dumps(create_app().openapi()))
+@contextmanager
+def generated_client(document: dict[str, Any], where: Path) -> Iterator[ModuleType]:
+    """A client generated from `document`, importable as `littlewriter_client` meanwhile."""
+    where.mkdir()
+    (where / "openapi.json").write_text(json.dumps(document))
     (where / "config.yaml").write_text(f"post_hooks: []\npackage_name_override: {PACKAGE}\n")
     subprocess.run(
         [
@@ -82,18 +80,20 @@ def problem(response: Any, status: int, code: str) -> Any:
     return response.parsed
 
 
-def test_a_whole_book_through_a_generated_client(generated: ModuleType, tmp_path: Path) -> None:
+def test_a_whole_book_through_a_generated_client(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
-    env.update(LW_DATA_DIR=str(tmp_path), LW_JWT_SECRET=secrets.token_hex(32))
+    env.update(LW_DATA_DIR=str(tmp_path / "data"), LW_JWT_SECRET=secrets.token_hex(32))
 
     def token(user: str, *flags: str) -> str:
         return subprocess.run(
             [*CLI, "token", user, *flags], env=env, capture_output=True, text=True, check=True
         ).stdout.strip()
 
-    models = module("models")
-
-    with running_server(env) as (server, _):
+    with (
+        running_server(env) as (server, _),
+        generated_client(server.get("/openapi.json").json(), tmp_path / "client") as generated,
+    ):
+        models = module("models")
         base = str(server.base_url)
         user = generated.AuthenticatedClient(base_url=base, token=token("grace"))
         boss = generated.AuthenticatedClient(base_url=base, token=token("boss", "--admin"))

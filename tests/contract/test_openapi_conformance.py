@@ -34,36 +34,43 @@ def test_the_service_answers_as_its_openapi_document_says(tmp_path: Path) -> Non
     )
     tokens = {"user": token(env, "contract-user"), "admin": token(env, "contract-admin", "--admin")}
     with running_server(env) as (client, _):
-        runs = {
-            who: subprocess.Popen(
-                [
-                    str(SCHEMATHESIS),
-                    "--config-file",
-                    str(HERE / "schemathesis.toml"),
-                    "run",
-                    str(client.base_url.join("/openapi.json")),
-                    "--checks",
-                    "all",
-                    "--header",
-                    f"Authorization: Bearer {bearer}",
-                    "--no-color",
-                ],
-                env={
-                    **env,
-                    "SCHEMATHESIS_HOOKS": "tests.contract.schemathesis_hooks",
-                    "PYTHONPATH": str(ROOT),
-                },
-                cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for who, bearer in tokens.items()
-        }
-        outputs = {who: run.communicate(timeout=600)[0] for who, run in runs.items()}
+        document = client.get("/openapi.json").json()
+        operations = sum(len(item) for item in document["paths"].values())
+        runs = {}
+        try:
+            for who, bearer in tokens.items():
+                (tmp_path / who).mkdir()  # each run keeps its own schemathesis cache
+                runs[who] = subprocess.Popen(
+                    [
+                        str(SCHEMATHESIS),
+                        "--config-file",
+                        str(HERE / "schemathesis.toml"),
+                        "run",
+                        str(client.base_url.join("/openapi.json")),
+                        "--checks",
+                        "all",
+                        "--header",
+                        f"Authorization: Bearer {bearer}",
+                        "--no-color",
+                    ],
+                    env={
+                        **env,
+                        "SCHEMATHESIS_HOOKS": "tests.contract.schemathesis_hooks",
+                        "PYTHONPATH": str(ROOT),
+                    },
+                    cwd=tmp_path / who,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            outputs = {who: run.communicate(timeout=600)[0] for who, run in runs.items()}
+        finally:
+            for run in runs.values():
+                if run.poll() is None:
+                    run.kill()
     for who, run in runs.items():
         output = outputs[who]
         assert run.returncode == 0, f"with the {who}'s token:\n{output[-6000:]}"
         generated = re.search(r"(\d+) generated", output)
         assert generated is not None and int(generated[1]) > 300, output[-2000:]
-        assert "16/16" in output, output[-2000:]
+        assert f"Tested: {operations}" in output, output[-2000:]

@@ -2,6 +2,7 @@
 
 from app.application.ports.events import (
     EVENT_ID_PATTERN,
+    SENT_EVENT_ID_PATTERN,
     BookEventFeed,
     EventSignal,
     StoredEvent,
@@ -39,6 +40,7 @@ from app.application.ports.system import Clock, IdGenerator
 
 __all__ = [
     "EVENT_ID_PATTERN",
+    "SENT_EVENT_ID_PATTERN",
     "BookEventFeed",
     "BookInProgressRepository",
     "CharacterSheet",

@@ -14,6 +14,8 @@ from app.domain.values import UserId
 # An id as the feed hands it out (`<milliseconds>-<sequence>`), or its milliseconds alone,
 # which Redis reads as `<milliseconds>-0` (so `0` means "from the oldest event kept").
 EVENT_ID_PATTERN = r"^([0-9]{1,19})(?:-([0-9]{1,19}))?$"
+# The ids the feed hands out (a client may send back the milliseconds alone, never receives them).
+SENT_EVENT_ID_PATTERN = r"^[0-9]{1,19}-[0-9]{1,19}$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 

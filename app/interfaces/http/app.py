@@ -57,12 +57,13 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        openapi_url=None,  # served by `openapi.serve`, off the event loop
         # Operation ids are the routes' names: what generated clients call their methods.
         generate_unique_id_function=lambda route: route.name,
     )
     openapi.install(app)
     if settings.docs_enabled:
+        openapi.serve(app)
         docs.install(app)
     app.state.stream_slots = StreamSlots(
         settings.events_max_streams_per_user, settings.events_max_streams

@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from app.interfaces.http.openapi import OPENAPI_URL
+
 ASSETS = "/docs/assets"
 
 
@@ -17,7 +19,7 @@ def install(app: FastAPI) -> None:
 
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json",
+            openapi_url=OPENAPI_URL,
             title="LittleWriter API",
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",

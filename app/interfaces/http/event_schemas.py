@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The ids the stream sends (a client may send back the milliseconds alone, never receives them).
-SENT_EVENT_ID_PATTERN = r"^[0-9]{1,19}-[0-9]{1,19}$"
+from app.application.ports import SENT_EVENT_ID_PATTERN
+from app.interfaces.http.schemas import BookStateName
 
 
 class _EventData(BaseModel):
@@ -47,7 +47,7 @@ class ImageReadyEvent(_OfAPage):
 class PageDoneEvent(_OfAPage):
     """A page is complete (text and picture)."""
 
-    state: Literal["bookInit", "bookInProgress", "generating", "done"]
+    state: BookStateName
 
 
 class GenerationFailedEvent(_OfAPage):

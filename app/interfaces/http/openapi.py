@@ -9,13 +9,16 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 
 from app.interfaces.http.event_schemas import event_data_schemas, event_schema
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.schemas import TYPED_TEXT
 from app.interfaces.http.text_patterns import typed_text_pattern
 
+OPENAPI_URL = "/openapi.json"
 _REF = "#/components/schemas/{model}"
 _PROBLEM_REF = {"$ref": _REF.format(model="ProblemOut")}
 # What FastAPI files an error under: ours, and its own 422 schema, which errors never use.
@@ -80,6 +83,16 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serve(app: FastAPI) -> None:
+    """`GET /openapi.json`. The first one makes the document in a worker thread: deriving the
+    typed-text patterns scans Unicode (about a second), which must not stall the event loop."""
+
+    async def document() -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(app.openapi))
+
+    app.add_api_route(OPENAPI_URL, document, methods=["GET"], include_in_schema=False)
 
 
 def _problems_as_problem_json(document: dict[str, Any]) -> None:

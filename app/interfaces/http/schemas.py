@@ -1,4 +1,4 @@
-"""Request and response bodies of API.md. Requests refuse unknown fields; strings are trimmed."""
+"""Request and response bodies of the contract (docs/api.md); requests refuse unknown fields."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _typed(min_length: int, *, multiline: bool) -> AfterValidator:
     """The domain's rules for typed text, refused here so that a 422 names the field."""
 
     def check(value: str) -> str:
-        problem = text_problem(value, multiline=multiline, min_visible=min_length)
+        problem = text_problem(value.strip(), multiline=multiline, min_visible=min_length)
         if problem is not None:
             raise ValueError(problem)
         return typed_text("text", value, multiline=multiline)
@@ -33,7 +33,9 @@ def _typed(min_length: int, *, multiline: bool) -> AfterValidator:
 
 
 def _text(min_length: int, max_length: int) -> object:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    # Lengths count the text as sent, as JSON Schema's minLength and maxLength do; what is
+    # trimmed from its ends (any whitespace, tabs and line breaks too) is not checked further.
+    return StringConstraints(min_length=min_length, max_length=max_length)
 
 
 def _documented(min_length: int, *, multiline: bool) -> object:

@@ -1,7 +1,7 @@
 """The JSON Schema `pattern` of each typed-text field, derived from the domain's rules
 (`text_problem`), so that a client or a test generator knows exactly which text is accepted:
-no control, text-direction override or noncharacter, and, for a field that needs one, at least
-one visible character.
+whitespace at either end (trimmed), then no control, text-direction override or noncharacter,
+and, for a field that needs one, at least one visible character.
 
 Characters of the Basic Multilingual Plane are written as `\\uXXXX`; others appear as
 themselves (a JSON document carries them escaped as a surrogate pair). Read the patterns with
@@ -13,6 +13,10 @@ from collections.abc import Callable, Iterable
 from functools import cache
 
 from app.domain.values import is_refused, is_visible
+
+# What a field's ends may hold: the server trims it (Python's whitespace: spaces, tabs, line
+# breaks and the other separators) before the rules apply.
+_TRIMMED = [(c, c) for c in range(0x10000) if chr(c).isspace()]
 
 # Where characters are assigned (planes 0-3 and 14); elsewhere every code point is unassigned
 # or private use, which the rules take as visible, except each plane's two noncharacters.
@@ -60,11 +64,12 @@ def _invisible() -> list[tuple[int, int]]:
 
 def typed_text_pattern(*, multiline: bool, needs_visible: bool) -> str:
     refused = _refused(multiline)
+    ends = f"[{_class(_merged(_TRIMMED))}]*"
     allowed = f"[^{_class(refused)}]*"
     if not needs_visible:
-        return f"^{allowed}$"
+        return f"^{ends}{allowed}{ends}$"
     seen = f"[^{_class(_merged([*refused, *_invisible()]))}]"
-    return f"^{allowed}{seen}{allowed}$"
+    return f"^{ends}{allowed}{seen}{allowed}{ends}$"
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

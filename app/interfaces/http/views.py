@@ -1,4 +1,4 @@
-"""Domain objects as the views of API.md, with image links made fresh for each response."""
+"""Domain objects as the views of docs/api.md, with image links made fresh for each response."""
 
 from __future__ import annotations
 
