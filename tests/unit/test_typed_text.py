@@ -5,9 +5,21 @@ cleaned (`typed_text`)."""
 
 from __future__ import annotations
 
-import pytest
+import unicodedata
 
-from app.domain.values import Character, ChildInput, Title, text_problem, visible_length
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain.values import (
+    Character,
+    ChildInput,
+    Title,
+    is_refused,
+    text_problem,
+    typed_text,
+    visible_length,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +72,28 @@ def test_emoji_sequences_and_korean_are_kept_as_typed() -> None:
 def test_the_minimum_length_counts_visible_characters() -> None:
     assert text_problem("\u200bM\u200b", min_visible=1) is None
     assert visible_length(" \u200b\u3164\u0301") == 0
+
+
+_TRICKY = list(
+    "\n\r\t\x00\x1f\x7f\x85\x9f \u00a0\u200b\u202a\u202e\u2066\u2069\u0301\ufdd0\ufdef\ufffe"
+    "\uffff\ud800\udfff\U0001fffe\U0010ffff\U000e0001aZ9한"
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    text=st.text(st.one_of(st.characters(), st.sampled_from(_TRICKY)), max_size=12),
+    multiline=st.booleans(),
+)
+def test_the_quick_check_agrees_with_the_character_by_character_rules(
+    text: str, multiline: bool
+) -> None:
+    """Text with no suspect character skips the per-character loop: it must never let through
+    a character the rules refuse, nor refuse one they allow."""
+    normalised = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    refused = any(is_refused(char, multiline=multiline) for char in normalised)
+    assert (text_problem(text, multiline=multiline) is not None) == refused
+    kept = typed_text("field", text, multiline=multiline)
+    assert not any(is_refused(char, multiline=multiline) for char in kept)
+    if not refused:
+        assert kept == normalised.strip()
