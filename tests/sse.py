@@ -141,8 +141,10 @@ async def open_events(
 async def serving(settings: Settings, overrides: Overrides | None = None) -> AsyncIterator[str]:
     """The app on a free loopback port, in this event loop; yields its base URL."""
     port = free_port()
+    # As `littlewriter serve` runs it: the app's own logging, not uvicorn's, which would
+    # reconfigure this test process's loggers for the tests that follow.
     config = uvicorn.Config(
-        create_app(settings, overrides), host="127.0.0.1", port=port, log_level="warning"
+        create_app(settings, overrides), host="127.0.0.1", port=port, log_config=None
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

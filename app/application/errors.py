@@ -74,9 +74,10 @@ class RateLimited(ApplicationError):
 
 
 class IdempotencyKeyInUse(ApplicationError):
-    """A request with the same idempotency key is still being handled."""
+    """A request with the same idempotency key is still being handled (by default, in another
+    process, whose work the client waits for by asking again in a few seconds)."""
 
-    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+    def __init__(self, detail: str, retry_after_seconds: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_seconds = max(1, retry_after_seconds)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import BOOK
-from tests.processes import free_port, running_server
-
-CLI = [sys.executable, "-m", "app.interfaces.cli"]
+from tests.processes import CLI, free_port, running_server
 
 
 def _env(data_dir: Path) -> dict[str, str]:

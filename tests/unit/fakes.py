@@ -572,11 +572,13 @@ class FakeLimits(GenerationLimits):
     """Counts what is taken and given back; refuses while `refuse_for` is set."""
 
     def __init__(self) -> None:
+        self.asked: list[GenerationCost] = []  # every take, refused or not
         self.taken: list[GenerationCost] = []
         self.given_back: list[GenerationCost] = []
         self.refuse_for: int | None = None
 
     async def take(self, user_id: UserId, cost: GenerationCost) -> None:
+        self.asked.append(cost)
         if self.refuse_for is not None:
             raise RateLimited("too many pages at once", self.refuse_for)
         self.taken.append(cost)

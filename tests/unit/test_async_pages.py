@@ -454,6 +454,7 @@ async def test_start_checks_the_limits_before_claiming(world: World) -> None:
     assert world.jobs.count == 0
     assert world.context_generator.script.calls == 0
     assert world.illustrator.script.calls == drawn
+    assert world.limits.asked[-1] == PAGE_COST  # asked for, and refused
     assert world.limits.taken == []  # refused: nothing is counted
     assert world.books.events == []
 
@@ -500,10 +501,11 @@ async def test_execute_checks_the_limits_before_generating(world: World) -> None
     assert world.illustrator.script.calls == 1  # the cover only
     assert snapshot(stored(world)) == before
     assert world.books.events == []
+    assert world.limits.asked[-1] == PAGE_COST  # asked for, and refused
     assert world.limits.taken == []  # refused: nothing is counted
 
 
-async def test_execute_counts_the_page_once_it_is_stored(world: World) -> None:
+async def test_execute_takes_the_pages_cost_when_it_is_asked_for(world: World) -> None:
     await opened(world)
     book = await world.write()
     assert world.limits.taken == [PAGE_COST]
@@ -513,13 +515,13 @@ async def test_execute_counts_the_page_once_it_is_stored(world: World) -> None:
     assert world.books.event_names() == ["page_text", "questions", "image_ready", "page_done"]
 
 
-async def test_execute_counts_nothing_before_the_page_is_stored(world: World) -> None:
+async def test_execute_holds_the_pages_cost_while_the_page_is_written(world: World) -> None:
     await opened(world)
     gate = world.context_generator.script.hold()
     task = asyncio.create_task(world.write())
     await reached(world.context_generator.script.started)
     assert world.limits.taken == [PAGE_COST]
-    assert world.limits.net() == (1, 1)
+    assert world.limits.given_back == []
     gate.set()
     await task
     assert world.limits.net() == (1, 1)

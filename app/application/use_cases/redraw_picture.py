@@ -23,8 +23,6 @@ from app.application.spending import taken
 from app.domain.book import Book
 from app.domain.values import ImageStatus, StoryContext, UserId
 
-_IN_USE_RETRY_AFTER = 5
-
 
 def picture_job_name(attempt_id: str) -> str:
     return f"picture:{attempt_id}"
@@ -86,9 +84,7 @@ class RedrawPicture:
             return book
         running = self._jobs.running(picture_job_name(attempt.attempt_id))
         if running is None:
-            raise IdempotencyKeyInUse(
-                "This picture is still being drawn; try again shortly.", _IN_USE_RETRY_AFTER
-            )
+            raise IdempotencyKeyInUse("This picture is still being drawn; try again shortly.")
         drawn: Book = await awaited(running)
         return drawn
 

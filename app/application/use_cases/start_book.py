@@ -36,7 +36,6 @@ from app.domain.errors import DomainError, InvalidBookState, InvalidValue
 from app.domain.values import BookLifetime, BookSpec, Questions, Usage, UserId
 
 log = logging.getLogger(__name__)
-_IN_USE_RETRY_AFTER = 5
 
 
 def spec_texts(spec: BookSpec) -> list[str]:
@@ -125,9 +124,7 @@ class StartBook:
         if request_id is None or not existing.has_change(start_change(request_id)):
             raise BookAlreadyInProgress(f"user {existing.user_id} already has a book in progress")
         if existing.state is BookState.INIT:
-            raise IdempotencyKeyInUse(
-                "This book is still being started; try again shortly.", _IN_USE_RETRY_AFTER
-            )
+            raise IdempotencyKeyInUse("This book is still being started; try again shortly.")
         return existing  # a retry of a request whose answer was lost
 
     async def _cover(self, claimed: Book) -> _Cover:

@@ -45,7 +45,6 @@ from app.domain.values import ChildInput, Generation, Page, Questions, StoryCont
 
 log = logging.getLogger(__name__)
 PAGE_COST = GenerationCost(pages=1, images=1)
-_IN_USE_RETRY_AFTER = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +154,7 @@ class WritePage:
         if running is not None:
             result: Book = await awaited(running)
             return result
-        raise IdempotencyKeyInUse(
-            "This page is still being written; try again shortly.", _IN_USE_RETRY_AFTER
-        )
+        raise IdempotencyKeyInUse("This page is still being written; try again shortly.")
 
     async def _write(self, job: _PageJob) -> Book:
         drawing = self._pictures.start(job.context, job.picture)

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -188,8 +189,11 @@ def install(app: FastAPI) -> None:
         if status == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
         headers = dict(error.headers or {})
-        if status == 405 and (methods := _documented_methods(app, request.url.path)):
-            headers["Allow"] = ", ".join(methods)  # every method of the path, not one route's
+        if status == 405:
+            # Off the event loop: the first call makes the OpenAPI document (about a second).
+            documented = await run_in_threadpool(_documented_methods, app, request.url.path)
+            if documented:
+                headers["Allow"] = ", ".join(documented)  # every method of the path
         return problem(status, code, detail, headers=headers)
 
     async def on_unexpected(_: Request, error: Exception) -> JSONResponse:
