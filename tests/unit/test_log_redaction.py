@@ -37,6 +37,11 @@ def test_the_access_log_line_of_a_signed_link_is_redacted(
 ) -> None:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # A uvicorn server started by an earlier test (the fake OpenAI's, without an access log)
+    # leaves this logger muted; `littlewriter serve` leaves it as it is at first.
+    access = logging.getLogger("uvicorn.access")
+    access_state = access.propagate, access.level, access.disabled
+    access.propagate, access.level, access.disabled = True, logging.NOTSET, False
     configure_logging(Settings(data_dir=tmp_path, env=Environment.PRODUCTION))
     try:
         # What uvicorn's access logger emits for a request, with its own arguments.
@@ -47,6 +52,7 @@ def test_the_access_log_line_of_a_signed_link_is_redacted(
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        access.propagate, access.level, access.disabled = access_state
     logged = capsys.readouterr().err
     assert "c2VjcmV0LXNpZ25hdHVyZQ" not in logged
     assert logged.count("signature=[redacted]") == 2
