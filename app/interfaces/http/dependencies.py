@@ -28,10 +28,10 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_principal(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _principal(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
     try:
@@ -42,17 +42,23 @@ async def get_principal(
         raise Unauthorized("The bearer token is not valid.") from None
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+# Each is one dependency, not one on top of another: FastAPI solves every level on every request.
+async def get_principal(services: ServicesDep, credentials: Credentials) -> Principal:
+    return _principal(services, credentials)
 
 
-async def get_user(principal: PrincipalDep) -> UserId:
-    return UserId(principal.user_id)
+async def get_user(services: ServicesDep, credentials: Credentials) -> UserId:
+    return UserId(_principal(services, credentials).user_id)
 
 
-async def get_admin(principal: PrincipalDep) -> Principal:
+async def get_admin(services: ServicesDep, credentials: Credentials) -> Principal:
+    principal = _principal(services, credentials)
     if not principal.is_admin:
         raise Forbidden("This needs an admin token.")
     return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 CurrentUser = Annotated[UserId, Depends(get_user)]

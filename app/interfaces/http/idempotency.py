@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Annotated, Any, assert_never
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.application.concurrency import stop
@@ -104,8 +103,14 @@ def idempotency_responses(success_status: int, conflict: str) -> dict[int | str,
 
 def json_response(
     model: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+) -> Response:
+    """The model as JSON, serialised by pydantic-core in one step (not to a dict, then dumped)."""
+    return Response(
+        model.__pydantic_serializer__.to_json(model),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def parse_key(value: str) -> str:
