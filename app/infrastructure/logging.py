@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from app.application.request_context import current_request_id
 from app.infrastructure.settings import Environment, Settings
 
 # Query parameters that make a link work on their own (a signed image link needs no token).
@@ -44,9 +45,18 @@ def _redacted(value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
+def _add_request_id(
+    _logger: Any, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    if (request_id := current_request_id()) is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def configure_logging(settings: Settings) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

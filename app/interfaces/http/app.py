@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
@@ -16,6 +17,8 @@ from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.event_stream import StreamSlots
 from app.interfaces.http.headers import SecurityHeaders
 from app.interfaces.http.idempotency import REPLAYED_HEADER
+from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
+from app.interfaces.http.request_ids import RequestIds
 from app.interfaces.http.routes import admin, books, events, health, images
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
@@ -30,6 +33,12 @@ write its pages and finish it. Errors are RFC 9457 problem details with a stable
 # 100-200 ms with 1,000 streams open) comes every 100 million allocations instead of every
 # 70,000. Measured with bench/async_bench.py (bench/README.md).
 GC_THRESHOLDS = (50_000, 20, 100)
+
+
+class LittleWriterApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware, so that a 500 names its request too.
+        return RequestIds(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
@@ -50,7 +59,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             finally:
                 gc.set_threshold(*previous)
 
-    app = FastAPI(
+    app = LittleWriterApp(
         title="LittleWriter",
         version="1.0.0",
         description=DESCRIPTION,
@@ -81,8 +90,15 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 "Idempotency-Key",
                 "Prefer",
                 "Last-Event-ID",
+                REQUEST_ID_HEADER,
             ],
-            expose_headers=["Retry-After", "Location", "Preference-Applied", REPLAYED_HEADER],
+            expose_headers=[
+                "Retry-After",
+                "Location",
+                "Preference-Applied",
+                REPLAYED_HEADER,
+                REQUEST_ID_HEADER,
+            ],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)

@@ -28,6 +28,7 @@ from app.application.errors import (
     RateLimited,
     VersionConflict,
 )
+from app.application.request_context import current_request_id
 from app.domain.errors import InvalidBookState, InvalidValue, PageNotFound
 
 log = logging.getLogger("littlewriter.http")
@@ -118,6 +119,8 @@ def problem(
         "code": code,
         **extra,
     }
+    if (request_id := current_request_id()) is not None:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

@@ -289,3 +289,9 @@ class ProblemOut(BaseModel):
     errors: list[FieldErrorOut] | None = Field(
         default=None, description="On 422 `validation_error`: each field and what is wrong."
     )
+    request_id: str | None = Field(
+        default=None,
+        description="The request's `X-Request-ID` (the client's, or one the server made): "
+        "quote it when reporting a problem; every log line of the request carries it.",
+        examples=["4f0c8e3b9d2a4c51a7e6f3b2c1d0e9f8"],
+    )

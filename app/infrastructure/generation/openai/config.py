@@ -9,12 +9,14 @@ from typing import Literal
 import httpx2
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Timeout
 
+from app.application.request_context import current_request_id
 from app.infrastructure.generation.openai.calls import note_request_id
 
 log = logging.getLogger(__name__)
 
 ApiStyle = Literal["responses", "chat"]
 _CONNECT_SECONDS = 5.0
+CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,13 @@ class OpenAIConfig:
 def build_openai_client(
     api_key: str, base_url: str | None, timeout_seconds: float, max_retries: int
 ) -> AsyncOpenAI:
-    """The process's one client: explicit timeouts and retries, and every HTTP attempt (retries
-    included) logged with the provider's request id."""
+    """The process's one client: explicit timeouts and retries, every HTTP attempt (retries
+    included) logged with the provider's request id and sent with ours."""
     timeout = Timeout(timeout_seconds, connect=min(_CONNECT_SECONDS, timeout_seconds))
-    http_client = DefaultAsyncHttpxClient(timeout=timeout, event_hooks={"response": [_log_attempt]})
+    http_client = DefaultAsyncHttpxClient(
+        timeout=timeout,
+        event_hooks={"request": [_name_our_request], "response": [_log_attempt]},
+    )
     return AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,
@@ -52,6 +57,12 @@ def build_openai_client(
         max_retries=max_retries,
         http_client=http_client,
     )
+
+
+async def _name_our_request(request: httpx2.Request) -> None:
+    # OpenAI keeps `X-Client-Request-Id` with its own logs: a support ticket can name either id.
+    if (request_id := current_request_id()) is not None:
+        request.headers[CLIENT_REQUEST_ID_HEADER] = request_id
 
 
 async def _log_attempt(response: httpx2.Response) -> None:
