@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         "`littlewriter token --ttl` cannot issue them.",
     )
     image_url_secret: SecretStr | None = None
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs `Authorization: Bearer <this>`; in "
+        "production /metrics is not served without it.",
+    )
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

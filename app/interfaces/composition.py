@@ -63,6 +63,15 @@ from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure
 from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
 from app.infrastructure.limits import RedisGenerationLimits
+from app.infrastructure.metrics import (
+    MeasuredBookStore,
+    MeasuredContextGenerator,
+    MeasuredIllustrator,
+    MeasuredLimits,
+    MeasuredModerator,
+    MeasuredQuestionGenerator,
+    ServiceMetrics,
+)
 from app.infrastructure.settings import Environment, Settings
 from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
@@ -105,6 +114,7 @@ class Services:
     idempotency: IdempotencyStore
     events: RedisEventFeed
     jobs: BackgroundJobs
+    metrics: ServiceMetrics
 
 
 def check_production(settings: Settings) -> None:
@@ -114,6 +124,8 @@ def check_production(settings: Settings) -> None:
     if settings.jwt_algorithm.startswith("HS"):
         _check_secret("LW_JWT_SECRET", settings.jwt_secret)
     _check_secret("LW_IMAGE_URL_SECRET", settings.image_url_secret)
+    if settings.metrics_token is not None:
+        _check_secret("LW_METRICS_TOKEN", settings.metrics_token)
     if settings.public_base_url is None:
         raise ConfigurationError(
             "LW_PUBLIC_BASE_URL must be set in production: image links would follow the "
@@ -406,20 +418,34 @@ async def build_services(
         events = RedisEventFeed(redis)
         events.start()
         stack.push_async_callback(events.close)
-        limits = RedisGenerationLimits.from_settings(client=redis, settings=settings)
+        metrics = ServiceMetrics()
+        limits = MeasuredLimits(
+            inner=RedisGenerationLimits.from_settings(client=redis, settings=settings),
+            metrics=metrics,
+        )
         generators = await _generators(settings, stack)
         # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
         # through the store, which must still be open.
         jobs = BackgroundJobs()
         stack.push_async_callback(jobs.close)
         use_cases = build_use_cases(
-            books=store,
+            books=MeasuredBookStore(inner=store, metrics=metrics),
             finished=storage.finished,
             images=storage.images,
-            context_generator=overrides.context_generator or generators.context_generator,
-            question_generator=overrides.question_generator or generators.question_generator,
-            illustrator=overrides.illustrator or generators.illustrator,
-            moderator=overrides.moderator or generators.moderator,
+            context_generator=MeasuredContextGenerator(
+                inner=overrides.context_generator or generators.context_generator,
+                metrics=metrics,
+            ),
+            question_generator=MeasuredQuestionGenerator(
+                inner=overrides.question_generator or generators.question_generator,
+                metrics=metrics,
+            ),
+            illustrator=MeasuredIllustrator(
+                inner=overrides.illustrator or generators.illustrator, metrics=metrics
+            ),
+            moderator=MeasuredModerator(
+                inner=overrides.moderator or generators.moderator, metrics=metrics
+            ),
             limits=limits,
             jobs=jobs,
             clock=clock,
@@ -452,6 +478,7 @@ async def build_services(
             idempotency=RedisIdempotencyStore(redis),
             events=events,
             jobs=jobs,
+            metrics=metrics,
         )
 
 

@@ -17,6 +17,8 @@ from app.interfaces.http.body_limit import BodyLimit
 from app.interfaces.http.event_stream import StreamSlots
 from app.interfaces.http.headers import SecurityHeaders
 from app.interfaces.http.idempotency import REPLAYED_HEADER
+from app.interfaces.http.metrics import HttpMetrics
+from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
 from app.interfaces.http.routes import admin, books, events, health, images
@@ -38,7 +40,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 class LittleWriterApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's ServerErrorMiddleware, so that a 500 names its request too.
-        return RequestIds(super().build_middleware_stack())
+        return RequestIds(HttpMetrics(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
@@ -48,6 +50,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with build_services(settings, overrides) as services:
             app.state.services = services
+            app.state.stream_slots = StreamSlots(
+                per_user=settings.events_max_streams_per_user,
+                total=settings.events_max_streams,
+                metrics=services.metrics,
+            )
             # What start-up built lives as long as the process: keep it out of every later
             # collection, whose full passes would otherwise stall the loop for 100-200 ms.
             gc.collect()
@@ -74,9 +81,6 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     if settings.docs_enabled:
         openapi.serve(app)
         docs.install(app)
-    app.state.stream_slots = StreamSlots(
-        settings.events_max_streams_per_user, settings.events_max_streams
-    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
@@ -110,4 +114,5 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(admin.changes)
     app.include_router(admin.router)
     app.include_router(images.router)
+    app.include_router(metrics_router)
     return app

@@ -20,6 +20,7 @@ from app.application.ports import (
     parse_event_id,
 )
 from app.domain.values import UserId
+from app.infrastructure.metrics import ServiceMetrics
 from app.interfaces.http.problems import BadRequest
 from app.interfaces.http.views import LinkMaker
 
@@ -37,14 +38,16 @@ class ServiceBusy(DependencyUnavailable):
 class StreamSlots:
     """How many event streams are open in this process, per user and in all."""
 
-    def __init__(self, per_user: int, total: int) -> None:
+    def __init__(self, *, per_user: int, total: int, metrics: ServiceMetrics) -> None:
         self._per_user = per_user
         self._total = total
+        self._metrics = metrics
         self._open: Counter[str] = Counter()
         self.open_streams = 0
 
     def check(self, user_id: UserId) -> None:
         if self._open[user_id.value] >= self._per_user:
+            self._metrics.rate_limited.labels("event_streams").inc()
             raise RateLimited(
                 f"At most {self._per_user} event streams may be open at once; close one first.",
                 _SLOTS_RETRY_AFTER,
@@ -59,10 +62,12 @@ class StreamSlots:
             return False
         self._open[user_id.value] += 1
         self.open_streams += 1
+        self._metrics.event_streams_open.inc()
         return True
 
     def release(self, user_id: UserId) -> None:
         self.open_streams -= 1
+        self._metrics.event_streams_open.dec()
         self._open[user_id.value] -= 1
         if self._open[user_id.value] <= 0:
             del self._open[user_id.value]
