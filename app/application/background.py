@@ -26,10 +26,14 @@ class BackgroundJobs:
         if name in self._tasks:
             job.close()
             raise ValueError(f"a job named {name!r} is running already")
-        task = asyncio.create_task(job, name=name)
+        task = asyncio.create_task(self._run(job, name), name=name)
         self._tasks[name] = task
         task.add_done_callback(self._done)
         return task
+
+    def _run(self, job: Coroutine[Any, Any, T], name: str) -> Coroutine[Any, Any, T]:
+        """What the task runs: the job itself; a subclass may wrap it (in a trace span)."""
+        return job
 
     def running(self, name: str) -> asyncio.Task[Any] | None:
         return self._tasks.get(name)

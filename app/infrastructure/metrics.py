@@ -7,7 +7,7 @@ processes on one machine), prometheus-client keeps every value in a file of that
 
 The generators, the illustrator, the moderator and the limits are measured by wrapping their
 ports, so that no use case knows about metrics: what a port reports (its result, its usage, the
-error it raises) is what is counted."""
+error it raises) is what is counted. The same wrappers put each model call in a trace span."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Literal
 
+from opentelemetry.trace import Tracer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -141,44 +142,62 @@ class ServiceMetrics:
             self.generation_seconds.labels(kind).observe(time.perf_counter() - began)
 
 
-class MeasuredContextGenerator(ContextGenerator):
-    def __init__(self, *, inner: ContextGenerator, metrics: ServiceMetrics) -> None:
-        self._inner = inner
+class _ModelCalls:
+    """Counts, times and traces the model calls of one port."""
+
+    def __init__(self, *, metrics: ServiceMetrics, tracer: Tracer) -> None:
         self._metrics = metrics
+        self._tracer = tracer
+
+    @asynccontextmanager
+    async def _call(self, kind: GenerationKind) -> AsyncIterator[None]:
+        with self._tracer.start_as_current_span(
+            f"model {kind}", attributes={"littlewriter.generation.kind": kind}
+        ):
+            async with self._metrics.generation(kind):
+                yield
+
+
+class MeasuredContextGenerator(_ModelCalls, ContextGenerator):
+    def __init__(self, *, inner: ContextGenerator, metrics: ServiceMetrics, tracer: Tracer) -> None:
+        super().__init__(metrics=metrics, tracer=tracer)
+        self._inner = inner
 
     async def character_sheet(self, spec: BookSpec) -> CharacterSheet:
-        async with self._metrics.generation("sheet"):
+        async with self._call("sheet"):
             sheet = await self._inner.character_sheet(spec)
         self._metrics.spent(sheet.usage)
         return sheet
 
     async def create(self, context: StoryContext, child_input: str) -> PageText:
-        async with self._metrics.generation("page"):
+        async with self._call("page"):
             page = await self._inner.create(context, child_input)
         self._metrics.spent(page.usage)
         return page
 
 
-class MeasuredQuestionGenerator(QuestionGenerator):
-    def __init__(self, *, inner: QuestionGenerator, metrics: ServiceMetrics) -> None:
+class MeasuredQuestionGenerator(_ModelCalls, QuestionGenerator):
+    def __init__(
+        self, *, inner: QuestionGenerator, metrics: ServiceMetrics, tracer: Tracer
+    ) -> None:
+        super().__init__(metrics=metrics, tracer=tracer)
         self._inner = inner
-        self._metrics = metrics
 
     async def create(self, context: StoryContext) -> Suggestions:
-        async with self._metrics.generation("questions"):
+        async with self._call("questions"):
             suggestions = await self._inner.create(context)
         self._metrics.spent(suggestions.usage)
         return suggestions
 
 
-class MeasuredIllustrator(Illustrator):
-    def __init__(self, *, inner: Illustrator, metrics: ServiceMetrics) -> None:
+class MeasuredIllustrator(_ModelCalls, Illustrator):
+    def __init__(self, *, inner: Illustrator, metrics: ServiceMetrics, tracer: Tracer) -> None:
+        super().__init__(metrics=metrics, tracer=tracer)
         self._inner = inner
-        self._metrics = metrics
 
     async def draw(self, request: IllustrationRequest) -> Image:
         kind: GenerationKind = "cover" if request.kind.value == "cover" else "picture"
-        async with self._metrics.generation(kind):
+        async with self._call(kind):
             image = await self._inner.draw(request)
         self._metrics.images_generated.inc()
         self._metrics.spent(image.usage)
@@ -186,16 +205,18 @@ class MeasuredIllustrator(Illustrator):
 
 
 class MeasuredModerator(ContentModerator):
-    def __init__(self, *, inner: ContentModerator, metrics: ServiceMetrics) -> None:
+    def __init__(self, *, inner: ContentModerator, metrics: ServiceMetrics, tracer: Tracer) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._tracer = tracer
 
     async def check(self, texts: list[str], language: Language) -> None:
-        try:
-            await self._inner.check(texts, language)
-        except ContentRejected:
-            self._metrics.moderation_rejections.inc()
-            raise
+        with self._tracer.start_as_current_span("model moderation"):
+            try:
+                await self._inner.check(texts, language)
+            except ContentRejected:
+                self._metrics.moderation_rejections.inc()
+                raise
 
 
 class MeasuredLimits(GenerationLimits):

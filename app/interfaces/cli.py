@@ -85,6 +85,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     from app.application.errors import DependencyUnavailable
     from app.application.use_cases.reconcile import ReconcileImages, ReconcileReport
     from app.infrastructure.system import SystemClock
+    from app.infrastructure.tracing import Tracing
     from app.interfaces.composition import build_storage
 
     settings = _settings()
@@ -92,7 +93,8 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     async def run() -> ReconcileReport:
         # Only the durable backends: the book store (and the embedded one's snapshot) is untouched.
-        async with build_storage(settings, clock) as storage:
+        # A maintenance run: its SQL and S3 calls are not traced.
+        async with build_storage(settings, clock, Tracing(provider=None)) as storage:
             reconcile = ReconcileImages(
                 storage.images, storage.finished, clock, timedelta(seconds=args.grace_seconds)
             )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -79,6 +80,7 @@ from app.infrastructure.store.redis_events import RedisEventFeed
 from app.infrastructure.store.redis_idempotency import RedisIdempotencyStore
 from app.infrastructure.system import RandomIds, SystemClock
 from app.infrastructure.tokens import ConfigurationError, TokenCodec, resolve_link_key
+from app.infrastructure.tracing import TracedBackgroundJobs, Tracing
 
 if TYPE_CHECKING:  # the stubs are a development dependency
     from mypy_boto3_s3 import S3Client
@@ -99,6 +101,7 @@ class Overrides:
     moderator: ContentModerator | None = None
     clock: Clock | None = None
     ids: IdGenerator | None = None
+    span_exporter: SpanExporter | None = None  # tracing on, into this exporter
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class Services:
     events: RedisEventFeed
     jobs: BackgroundJobs
     metrics: ServiceMetrics
+    tracing: Tracing
 
 
 def check_production(settings: Settings) -> None:
@@ -318,10 +322,13 @@ class Storage:
 
 
 @contextlib.asynccontextmanager
-async def build_storage(settings: Settings, clock: Clock) -> AsyncIterator[Storage]:
+async def build_storage(
+    settings: Settings, clock: Clock, tracing: Tracing
+) -> AsyncIterator[Storage]:
     async with contextlib.AsyncExitStack() as stack:
         engine = await _database(settings)
         stack.callback(engine.dispose)
+        tracing.trace_engine(engine)
         finished = SqlFinishedBookRepository(engine, deadline=settings.database_deadline_seconds)
         if settings.s3_bucket is not None:
             images, s3 = _s3_images(settings, settings.s3_bucket)
@@ -390,6 +397,10 @@ async def build_services(
     )
 
     async with contextlib.AsyncExitStack() as stack:
+        # First in, so last out: the instrumented clients are closed before it is undone.
+        tracing = Tracing.from_environment(overrides.span_exporter)
+        stack.callback(tracing.close)
+        tracer = tracing.tracer("littlewriter")
         if settings.redis_url is None:
             redis = await stack.enter_async_context(
                 embedded_redis(settings.data_dir / "books-in-progress.json")
@@ -397,7 +408,7 @@ async def build_services(
         else:
             redis = await _redis_client(settings)
             stack.push_async_callback(redis.aclose)
-        storage = await stack.enter_async_context(build_storage(settings, clock))
+        storage = await stack.enter_async_context(build_storage(settings, clock, tracing))
         if storage.local_images is not None:
             sweeper = asyncio.create_task(
                 run_sweeper(
@@ -426,7 +437,7 @@ async def build_services(
         generators = await _generators(settings, stack)
         # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
         # through the store, which must still be open.
-        jobs = BackgroundJobs()
+        jobs = TracedBackgroundJobs(tracer=tracer) if tracing.enabled else BackgroundJobs()
         stack.push_async_callback(jobs.close)
         use_cases = build_use_cases(
             books=MeasuredBookStore(inner=store, metrics=metrics),
@@ -435,16 +446,22 @@ async def build_services(
             context_generator=MeasuredContextGenerator(
                 inner=overrides.context_generator or generators.context_generator,
                 metrics=metrics,
+                tracer=tracer,
             ),
             question_generator=MeasuredQuestionGenerator(
                 inner=overrides.question_generator or generators.question_generator,
                 metrics=metrics,
+                tracer=tracer,
             ),
             illustrator=MeasuredIllustrator(
-                inner=overrides.illustrator or generators.illustrator, metrics=metrics
+                inner=overrides.illustrator or generators.illustrator,
+                metrics=metrics,
+                tracer=tracer,
             ),
             moderator=MeasuredModerator(
-                inner=overrides.moderator or generators.moderator, metrics=metrics
+                inner=overrides.moderator or generators.moderator,
+                metrics=metrics,
+                tracer=tracer,
             ),
             limits=limits,
             jobs=jobs,
@@ -479,6 +496,7 @@ async def build_services(
             events=events,
             jobs=jobs,
             metrics=metrics,
+            tracing=tracing,
         )
 
 

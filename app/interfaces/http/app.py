@@ -22,6 +22,7 @@ from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
 from app.interfaces.http.routes import admin, books, events, health, images
+from app.interfaces.http.tracing import RequestTracing
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
 
@@ -40,7 +41,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 class LittleWriterApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's ServerErrorMiddleware, so that a 500 names its request too.
-        return RequestIds(HttpMetrics(super().build_middleware_stack()))
+        return RequestIds(HttpMetrics(RequestTracing(super().build_middleware_stack())))
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
