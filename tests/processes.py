@@ -43,14 +43,16 @@ CLI = [sys.executable, "-m", "app.interfaces.cli"]
 
 
 @contextmanager
-def running_server(env: dict[str, str]) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+def running_server(
+    env: dict[str, str], *args: str
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """A real `littlewriter serve` on a free port with this environment, healthy; a client for
     it; stopped (SIGTERM) at the end. Its log goes to a file (a pipe nobody reads would fill
     and stop the server), read back if it fails to start."""
     port = free_port()
     with tempfile.NamedTemporaryFile() as log:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+            [*CLI, "serve", "--port", str(port), *args], env=env, stdout=log, stderr=log
         )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 

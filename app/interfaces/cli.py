@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -29,13 +30,19 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.infrastructure.logging import configure_logging
     from app.interfaces.composition import check_production
-    from app.interfaces.http.protocol import bounded_protocol
 
     settings = _settings()
     check_production(settings)
+    if args.workers > 1:
+        if settings.redis_url is None:
+            raise SystemExit(
+                "littlewriter serve: --workers needs a Redis shared by the processes "
+                "(LW_REDIS_URL); the embedded store lives inside one process"
+            )
+        _share_metrics_between_processes(settings)
     configure_logging(settings)
     uvicorn.run(
-        "app.interfaces.http.app:create_app",
+        "app.interfaces.http.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -44,12 +51,23 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=bool(settings.trusted_proxies.strip()),
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         timeout_graceful_shutdown=30,
-        http=bounded_protocol(
-            max_head_bytes=settings.max_header_bytes,
-            head_timeout=settings.header_timeout_seconds,
-        ),
+        workers=args.workers,
+        http="app.interfaces.http.protocol:SettingsBoundedProtocol",
     )
     return 0
+
+
+def _share_metrics_between_processes(settings: Settings) -> None:
+    """prometheus-client's multiprocess mode: each worker writes its values to files of one
+    directory, emptied at start, and any worker's GET /metrics adds them all up."""
+    from app.infrastructure.metrics import MULTIPROCESS_DIR
+
+    if os.environ.get(MULTIPROCESS_DIR):
+        return  # the operator chose the directory
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR] = str(directory)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -110,6 +128,13 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -124,6 +149,12 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=1,
+        help="API processes on this machine (more than one needs LW_REDIS_URL)",
+    )
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="print a bearer token for USER_ID")

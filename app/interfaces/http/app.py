@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
+from app.infrastructure.logging import configure_logging
 from app.infrastructure.settings import Settings
 from app.interfaces.composition import Overrides, build_services
 from app.interfaces.http import docs, openapi, problems
@@ -117,3 +118,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(images.router)
     app.include_router(metrics_router)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of `littlewriter serve`, made in each server process (several with `--workers`):
+    the process's logging first, then the app."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -12,10 +12,13 @@ A reverse proxy in front should enforce the same (see the README's production se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.infrastructure.settings import Settings
 
 _REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
@@ -118,6 +121,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(_problem(status, code, detail))
             self.transport.close()
+
+
+class SettingsBoundedProtocol(BoundedHttpToolsProtocol):
+    """The bounds of the settings (`LW_MAX_HEADER_BYTES`, `LW_HEADER_TIMEOUT_SECONDS`), read once
+    per process at its first connection: `littlewriter serve` names this class to uvicorn, which
+    imports it in each worker process (a class made at run time could not be sent there)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.max_head_bytes, self.head_timeout = _bounds_from_settings()
+        super().__init__(*args, **kwargs)
+
+
+@functools.cache
+def _bounds_from_settings() -> tuple[int, float]:
+    settings = Settings()
+    return settings.max_header_bytes, settings.header_timeout_seconds
 
 
 def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[BoundedHttpToolsProtocol]:
