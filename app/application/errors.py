@@ -84,3 +84,7 @@ class IdempotencyKeyInUse(ApplicationError):
 
 class IdempotencyKeyReused(ApplicationError):
     """The idempotency key was already used for a different request."""
+
+
+class JobNotFound(ApplicationError):
+    """No such generation job is queued, running or recently ended."""

@@ -11,12 +11,11 @@ from uuid import UUID
 
 from app.application.book_changes import BookChanges
 from app.application.concurrency import discard, within
-from app.application.errors import NoBookInProgress
+from app.application.errors import ImageNotFound, NoBookInProgress
 from app.application.image_keys import staging_key
 from app.application.ports import (
     GenerationCost,
     GenerationLimits,
-    IdGenerator,
     IllustrationRequest,
     Illustrator,
     ImageStorage,
@@ -74,19 +73,22 @@ class Pictures:
         images: ImageStorage,
         illustrator: Illustrator,
         limits: GenerationLimits,
-        ids: IdGenerator,
         deadline: timedelta | None,
+        keep_on_cancel: bool = False,
     ) -> None:
+        self._keep_on_cancel = keep_on_cancel
         self._changes = changes
         self._images = images
         self._illustrator = illustrator
         self._limits = limits
-        self._ids = ids
         self._deadline = deadline
 
-    def start(self, context: StoryContext, attempt: PictureAttempt) -> asyncio.Task[Picture]:
-        """Start drawing and staging the picture (the text may be written meanwhile)."""
-        return asyncio.create_task(self._draw(context, attempt))
+    def start(
+        self, context: StoryContext, attempt: PictureAttempt, *, reuse: bool = False
+    ) -> asyncio.Task[Picture]:
+        """Start drawing and staging the picture (the text may be written meanwhile). With
+        `reuse`, a picture this attempt staged before (its job died after) is taken instead."""
+        return asyncio.create_task(self._draw(context, attempt, reuse))
 
     async def settle(
         self,
@@ -104,8 +106,9 @@ class Pictures:
                 picture: Picture | None = await drawing
         except asyncio.CancelledError:
             await discard(drawing)
-            await asyncio.shield(self._store(attempt, None, known))
-            await asyncio.shield(give_back(self._limits, attempt.user_id, cost))
+            if not self._keep_on_cancel:  # else the job runs again and draws it then
+                await asyncio.shield(self._store(attempt, None, known))
+                await asyncio.shield(give_back(self._limits, attempt.user_id, cost))
             raise
         except Exception as error:  # noqa: BLE001 - any failure leaves the picture to retry
             await discard(drawing)
@@ -116,12 +119,22 @@ class Pictures:
             await give_back(self._limits, attempt.user_id, cost)
         return Settled(book, failure)
 
-    async def _draw(self, context: StoryContext, attempt: PictureAttempt) -> Picture:
+    async def _draw(self, context: StoryContext, attempt: PictureAttempt, reuse: bool) -> Picture:
+        # One key per attempt: a job run again finds what its first run staged.
+        key = staging_key(attempt.user_id, attempt.book_id, UUID(attempt.attempt_id))
+        if reuse:
+            try:
+                await self._images.read(key)
+            except ImageNotFound:
+                pass
+            else:
+                log.info("the picture of page %d was staged already", attempt.page_number)
+                # Its limits were taken by the run that drew it; what it cost is not known here.
+                return Picture(key, Usage())
         request = IllustrationRequest(
             context, IllustrationKind.PAGE, attempt.scene, attempt.page_number
         )
         image = await self._illustrator.draw(request)
-        key = staging_key(attempt.user_id, attempt.book_id, self._ids.new_id())
         await self._images.put(key, image)
         return Picture(key, image.usage)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.application.background import BackgroundJobs
 from app.application.book_changes import BookChanges
+from app.application.generation_jobs import GenerationJobs
 from app.application.pictures import Pictures
 from app.application.ports import (
     BookInProgressRepository,
@@ -16,6 +16,7 @@ from app.application.ports import (
     ContextGenerator,
     FinishedBookRepository,
     GenerationLimits,
+    GenerationQueue,
     IdGenerator,
     Illustrator,
     ImageStorage,
@@ -51,6 +52,7 @@ class UseCases:
     delete_book: DeleteFinishedBook
     queries: BookQueries
     recover: RecoverStuckGenerations
+    jobs: GenerationJobs  # what a worker runs
 
 
 def build_use_cases(
@@ -63,7 +65,7 @@ def build_use_cases(
     illustrator: Illustrator,
     moderator: ContentModerator,
     limits: GenerationLimits,
-    jobs: BackgroundJobs,
+    queue: GenerationQueue,
     clock: Clock,
     ids: IdGenerator,
     timings: Timings,
@@ -75,8 +77,8 @@ def build_use_cases(
         images=images,
         illustrator=illustrator,
         limits=limits,
-        ids=ids,
         deadline=timings.deadline,
+        keep_on_cancel=queue.durable,
     )
     finish_book = FinishBook(
         changes=changes,
@@ -86,6 +88,30 @@ def build_use_cases(
         ids=ids,
         lease=timings.finish_lease,
         checkpoint=checkpoint,
+    )
+    write_page = WritePage(
+        changes=changes,
+        books=books,
+        context_generator=context_generator,
+        question_generator=question_generator,
+        pictures=pictures,
+        moderator=moderator,
+        limits=limits,
+        queue=queue,
+        clock=clock,
+        ids=ids,
+        lease=timings.lease,
+        deadline=timings.deadline,
+    )
+    redraw_picture = RedrawPicture(
+        changes=changes,
+        books=books,
+        pictures=pictures,
+        limits=limits,
+        queue=queue,
+        clock=clock,
+        ids=ids,
+        lease=timings.lease,
     )
     return UseCases(
         changes=changes,
@@ -104,30 +130,8 @@ def build_use_cases(
             lease=timings.lease,
             deadline=timings.deadline,
         ),
-        write_page=WritePage(
-            changes=changes,
-            books=books,
-            context_generator=context_generator,
-            question_generator=question_generator,
-            pictures=pictures,
-            moderator=moderator,
-            limits=limits,
-            jobs=jobs,
-            clock=clock,
-            ids=ids,
-            lease=timings.lease,
-            deadline=timings.deadline,
-        ),
-        redraw_picture=RedrawPicture(
-            changes=changes,
-            books=books,
-            pictures=pictures,
-            limits=limits,
-            jobs=jobs,
-            clock=clock,
-            ids=ids,
-            lease=timings.lease,
-        ),
+        write_page=write_page,
+        redraw_picture=redraw_picture,
         finish_book=finish_book,
         discard_book=DiscardBook(changes=changes),
         delete_book=DeleteFinishedBook(finished=finished, images=images),
@@ -135,4 +139,5 @@ def build_use_cases(
         recover=RecoverStuckGenerations(
             changes=changes, books=books, finish=finish_book, clock=clock
         ),
+        jobs=GenerationJobs(write_page=write_page, redraw_picture=redraw_picture),
     )

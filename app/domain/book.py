@@ -453,6 +453,13 @@ class Book:
         """A book may be discarded in any state but while it is being finished."""
         self._not_being_finished()
 
+    def page_drawn_by(self, attempt_id: str) -> Page | None:
+        """The page whose picture this attempt is drawing (its text stored already)."""
+        for page in self.pages:
+            if page.image_attempt is not None and page.image_attempt.attempt_id == attempt_id:
+                return page
+        return None
+
     def page_written_by(self, request_id: str) -> Page | None:
         """The page that the client request `request_id` wrote, if it was stored."""
         return next((p for p in self.pages if p.request_id == request_id), None)

@@ -112,6 +112,17 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.jobs_queued = Gauge(
+            "littlewriter_jobs_queued",
+            "Generation jobs waiting for a worker (read from the queue at each scrape).",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.job_redeliveries = Counter(
+            "littlewriter_job_redeliveries",
+            "Generation jobs run again because the worker running them died or stopped.",
+            registry=r,
+        )
         self.books_finished = Counter(
             "littlewriter_books_finished", "Books finished and kept.", registry=r
         )

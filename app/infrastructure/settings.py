@@ -162,6 +162,22 @@ class Settings(BaseSettings):
     )
     events_max_streams_per_user: int = Field(default=5, ge=1)
     events_max_streams: int = Field(default=5_000, ge=1)
+    run_jobs: bool = Field(
+        default=True,
+        description="This server runs generation jobs too (on a real Redis); false when "
+        "separate `littlewriter worker` processes run them.",
+    )
+    worker_concurrency: int = Field(
+        default=100,
+        ge=1,
+        description="Jobs a process runs at once (they mostly wait for the model provider).",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long running jobs may take to finish; the rest go back "
+        "to the queue.",
+    )
     recovery_interval_seconds: float = Field(
         default=2.0,
         gt=0,

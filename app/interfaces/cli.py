@@ -1,8 +1,9 @@
-"""`littlewriter serve | token | migrate | reconcile`."""
+"""`littlewriter serve | worker | token | migrate | reconcile`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 
 from app.infrastructure.settings import Settings
 from app.infrastructure.tokens import ConfigurationError, TokenCodec
+
+log = logging.getLogger("littlewriter.cli")
 
 
 def _settings() -> Settings:
@@ -68,6 +71,40 @@ def _share_metrics_between_processes(settings: Settings) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[MULTIPROCESS_DIR] = str(directory)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run generation jobs from the queue on Redis until SIGTERM or SIGINT; then finish the
+    running ones within LW_SHUTDOWN_GRACE_SECONDS and put the rest back."""
+    import asyncio
+    import signal
+
+    from app.infrastructure.logging import configure_logging
+    from app.interfaces.composition import build_services, check_production
+
+    settings = _settings()
+    if settings.redis_url is None:
+        raise SystemExit(
+            "littlewriter worker: needs the Redis the servers use (LW_REDIS_URL); on the "
+            "embedded store, `littlewriter serve` runs its own jobs"
+        )
+    concurrency = args.concurrency or settings.worker_concurrency
+    settings = settings.model_copy(update={"run_jobs": True, "worker_concurrency": concurrency})
+    check_production(settings)
+    configure_logging(settings)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        async with build_services(settings):
+            log.info("worker running up to %d jobs at once", concurrency)
+            await stopping.wait()
+            log.info("worker stopping: finishing its jobs")
+
+    asyncio.run(run())
+    return 0
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -156,6 +193,15 @@ def parser() -> argparse.ArgumentParser:
         help="API processes on this machine (more than one needs LW_REDIS_URL)",
     )
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run generation jobs (needs LW_REDIS_URL)")
+    worker.add_argument(
+        "--concurrency",
+        type=_at_least_one,
+        default=None,
+        help="jobs run at once (default LW_WORKER_CONCURRENCY)",
+    )
+    worker.set_defaults(run=_worker)
 
     token = commands.add_parser("token", help="print a bearer token for USER_ID")
     token.add_argument("user_id", metavar="USER_ID")

@@ -14,25 +14,28 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Tracer
 from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
 from app.application.concurrency import stop
-from app.application.errors import ImageStorageUnavailable
+from app.application.errors import ImageStorageUnavailable, StoreUnavailable
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
     ContentModerator,
     ContextGenerator,
     FinishedBookRepository,
+    GenerationQueue,
     IdempotencyStore,
     IdGenerator,
     Illustrator,
@@ -63,6 +66,8 @@ from app.infrastructure.images.local import LocalImageStorage
 from app.infrastructure.images.s3 import S3ImageStorage, build_s3_client, ensure_lifecycle_rule
 from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
+from app.infrastructure.jobs.in_process import InProcessGenerationQueue
+from app.infrastructure.jobs.saq_queue import HEARTBEAT_SECONDS, SaqGenerationQueue
 from app.infrastructure.limits import RedisGenerationLimits
 from app.infrastructure.metrics import (
     MeasuredBookStore,
@@ -117,6 +122,7 @@ class Services:
     idempotency: IdempotencyStore
     events: RedisEventFeed
     jobs: BackgroundJobs
+    queue: GenerationQueue
     metrics: ServiceMetrics
     tracing: Tracing
 
@@ -212,21 +218,27 @@ def finish_checkpoint(settings: Settings) -> Checkpoint | None:
     return checkpoint
 
 
+def _reconnecting() -> dict[str, Any]:
+    """A pooled connection whose peer reset it (a failover, a proxy restart) fails once when
+    next used; uvloop says so with a RuntimeError ("the handler is closed"), which redis-py
+    does not count as a connection error. It is one: drop the connection and try again. Not on
+    a timeout: a Redis that does not answer would only make each request wait three timeouts
+    instead of one."""
+    return {
+        "retry": Retry(
+            ExponentialBackoff(cap=0.25, base=0.02), 2, supported_errors=(RedisConnectionError,)
+        ),
+        "retry_on_error": [RuntimeError],
+    }
+
+
 async def _redis_client(settings: Settings) -> Redis:
     assert settings.redis_url is not None
     # A blocking pool: past its size a command waits (up to the timeout) for a connection
     # instead of failing at once, as the default pool does past 100.
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
-        # A pooled connection whose peer reset it (a failover, a proxy restart) fails once when
-        # next used; uvloop says so with a RuntimeError ("the handler is closed"), which redis-py
-        # does not count as a connection error. It is one: drop the connection and try again.
-        # Not on a timeout: a Redis that does not answer would only make each request wait
-        # three timeouts instead of one.
-        retry=Retry(
-            ExponentialBackoff(cap=0.25, base=0.02), 2, supported_errors=(RedisConnectionError,)
-        ),
-        retry_on_error=[RuntimeError],
+        **_reconnecting(),
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
@@ -439,6 +451,7 @@ async def build_services(
         # through the store, which must still be open.
         jobs = TracedBackgroundJobs(tracer=tracer) if tracing.enabled else BackgroundJobs()
         stack.push_async_callback(jobs.close)
+        queue = await _generation_queue(settings, jobs, tracer, metrics, stack)
         use_cases = build_use_cases(
             books=MeasuredBookStore(inner=store, metrics=metrics),
             finished=storage.finished,
@@ -464,7 +477,7 @@ async def build_services(
                 tracer=tracer,
             ),
             limits=limits,
-            jobs=jobs,
+            queue=queue,
             clock=clock,
             ids=ids,
             timings=Timings(
@@ -478,6 +491,7 @@ async def build_services(
             ),
             checkpoint=checkpoint,
         )
+        await _run_jobs(settings, queue, use_cases, stack)
         recovery = asyncio.create_task(
             use_cases.recover.run_forever(timedelta(seconds=settings.recovery_interval_seconds)),
             name="lease-recovery",
@@ -495,9 +509,77 @@ async def build_services(
             idempotency=RedisIdempotencyStore(redis),
             events=events,
             jobs=jobs,
+            queue=queue,
             metrics=metrics,
             tracing=tracing,
         )
+
+
+# Beyond the worker's slots: enqueueing, watching results, the worker's upkeep, the subscription.
+_QUEUE_SPARE_CONNECTIONS = 32
+
+
+async def _generation_queue(
+    settings: Settings,
+    jobs: BackgroundJobs,
+    tracer: Tracer,
+    metrics: ServiceMetrics,
+    stack: contextlib.AsyncExitStack,
+) -> InProcessGenerationQueue | SaqGenerationQueue:
+    """On a real Redis, a durable queue there (SAQ); embedded, the process's own tasks."""
+    if settings.redis_url is None:
+        return InProcessGenerationQueue(jobs=jobs)
+    # Its own connections: each of a worker's slots holds one while it waits for a job, and
+    # completion is watched on a subscription; neither may take the request path's.
+    # No read timeout: a slot blocks on Redis while it waits for a job, and the subscription
+    # waits for news; health checks find a connection that died meanwhile.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        **_reconnecting(),
+        max_connections=settings.worker_concurrency + _QUEUE_SPARE_CONNECTIONS,
+        timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        health_check_interval=10,
+    )
+    redis = Redis.from_pool(pool)
+    queue = SaqGenerationQueue(
+        redis=redis,
+        # Past the book's lease its recovery gives the work back, and a job still running then
+        # would find nothing to do: the heartbeat, not this, is what notices a dead worker.
+        job_timeout_seconds=settings.generation_lease_seconds + 2 * HEARTBEAT_SECONDS,
+        tracer=tracer,
+        metrics=metrics,
+    )
+    try:
+        await queue.connect()
+    except (RedisError, OSError) as error:
+        await redis.aclose()
+        raise StoreUnavailable(f"the job queue's Redis is unreachable: {error}") from None
+    stack.push_async_callback(queue.close)
+    return queue
+
+
+async def _run_jobs(
+    settings: Settings,
+    queue: InProcessGenerationQueue | SaqGenerationQueue,
+    use_cases: UseCases,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """This process runs jobs: its own, on the in-process queue; on SAQ, a worker unless
+    LW_RUN_JOBS=false (separate `littlewriter worker` processes run them)."""
+    if isinstance(queue, InProcessGenerationQueue):
+        queue.serve(use_cases.jobs)
+        return
+    if not settings.run_jobs:
+        return
+    worker = queue.worker(
+        use_cases.jobs,
+        concurrency=settings.worker_concurrency,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    worker.start()
+    # On the way out: no more jobs, the running ones get the grace period, the rest go back.
+    stack.push_async_callback(worker.stop)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -133,5 +133,6 @@ async def test_a_partitioned_redis_is_a_fast_503_and_ready_names_it(
         await assert_ready_names(client, "store")
 
         proxy.heal()
-        assert (await write(client, "a map", user)).status_code == 200
+        healed = await write(client, "a map", user)
+        assert healed.status_code == 200, healed.text
         assert (await client.delete("/v1/books/current", headers=auth(user))).status_code == 204

@@ -23,6 +23,7 @@ from app.application.errors import (
     ImageNotFound,
     ImageStorageUnavailable,
     InvalidCursor,
+    JobNotFound,
     ModerationUnavailable,
     RateLimited,
     StoreUnavailable,
@@ -39,7 +40,9 @@ from app.application.ports import (
     FinishedBookRepository,
     FinishedRecord,
     GenerationCost,
+    GenerationJob,
     GenerationLimits,
+    GenerationQueue,
     IdGenerator,
     IllustrationRequest,
     Illustrator,
@@ -73,6 +76,7 @@ from app.domain.values import (
     Usage,
     UserId,
 )
+from app.infrastructure.jobs.in_process import InProcessGenerationQueue
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\nfake-image"
@@ -612,6 +616,7 @@ class World:
     moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
     limits: FakeLimits = field(default_factory=FakeLimits)
     jobs: BackgroundJobs = field(default_factory=BackgroundJobs)
+    queue: GenerationQueue | None = None  # else the in-process queue, on `jobs`
 
     lifetime: BookLifetime = LIFETIME
     lease: timedelta = LEASE
@@ -625,7 +630,10 @@ class World:
     # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
 
     def use_cases(self, checkpoint: Checkpoint | None = None) -> UseCases:
-        return build_use_cases(
+        # The in-process queue is the embedded defaults' own: jobs are tasks in `self.jobs`.
+        in_process = InProcessGenerationQueue(jobs=self.jobs)
+        queue = self.queue or in_process
+        cases = build_use_cases(
             books=self.books,
             finished=self.finished,
             images=self.images,
@@ -634,7 +642,7 @@ class World:
             illustrator=self.illustrator,
             moderator=self.moderator,
             limits=self.limits,
-            jobs=self.jobs,
+            queue=queue,
             clock=self.clock,
             ids=self.ids,
             timings=Timings(
@@ -642,6 +650,8 @@ class World:
             ),
             checkpoint=checkpoint,
         )
+        in_process.serve(cases.jobs)
+        return cases
 
     def start_book(self) -> StartBook:
         return self.use_cases().start_book
@@ -697,3 +707,25 @@ async def reached(event: asyncio.Event, *, seconds: float = 2.0) -> None:
         await asyncio.wait_for(event.wait(), seconds)
     except TimeoutError:
         raise AssertionError("the awaited step never happened") from None
+
+
+class HeldQueue(GenerationQueue):
+    """A durable queue whose jobs wait until the test runs them (as a worker would, and again
+    as the worker that takes a job over from a dead one)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[GenerationJob] = []
+
+    @property
+    def durable(self) -> bool:
+        return True
+
+    async def enqueue(self, job: GenerationJob) -> None:
+        if job not in self.jobs:
+            self.jobs.append(job)
+
+    async def result(self, job: GenerationJob) -> None:
+        raise JobNotFound(f"{job.key} is not run by this test's queue")
+
+    async def waiting(self) -> int:
+        return len(self.jobs)

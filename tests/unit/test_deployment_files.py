@@ -45,6 +45,15 @@ def test_no_credential_is_written_in_the_file() -> None:
     assert "${LW_MYSQL_PASSWORD" in database_url
 
 
+def test_the_api_queues_the_jobs_and_a_worker_runs_them_with_the_same_settings() -> None:
+    services = compose()["services"]
+    api, worker = services["api"], services["worker"]
+    assert api["environment"].pop("LW_RUN_JOBS") == "false"
+    assert worker["command"] == ["littlewriter", "worker"]
+    assert worker["environment"] == api["environment"]
+    assert "LW_REDIS_URL" in worker["environment"]
+
+
 def test_every_variable_the_stack_needs_is_in_the_example_env_file() -> None:
     needed = set(VARIABLE.findall(COMPOSE.read_text()))
     example = (ROOT / ".env.example").read_text()

@@ -29,6 +29,7 @@ from app.application.ports.idempotency import (
     StoredResponse,
 )
 from app.application.ports.images import ImageStorage, StoredObject
+from app.application.ports.jobs import GenerationJob, GenerationQueue, JobKind, JobRunner
 from app.application.ports.limits import GenerationCost, GenerationLimits
 from app.application.ports.stores import (
     BookInProgressRepository,
@@ -55,7 +56,9 @@ __all__ = [
     "FinishedBookRepository",
     "FinishedRecord",
     "GenerationCost",
+    "GenerationJob",
     "GenerationLimits",
+    "GenerationQueue",
     "IdGenerator",
     "IdempotencyStore",
     "IllustrationRequest",
@@ -63,6 +66,8 @@ __all__ = [
     "Image",
     "ImageStorage",
     "InProgress",
+    "JobKind",
+    "JobRunner",
     "KeyReused",
     "PageText",
     "QuestionGenerator",

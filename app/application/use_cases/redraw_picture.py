@@ -1,31 +1,38 @@
-"""Draw a page's failed picture again, without rewriting its text."""
+"""Draw a page's failed picture again, without rewriting its text: claim the picture, queue a
+job that draws it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime, timedelta
 
-from app.application.background import BackgroundJobs, awaited
-from app.application.book_changes import BookChanges
+from app.application.book_changes import BookChanges, Change
 from app.application.errors import (
+    ApplicationError,
     DependencyUnavailable,
     GenerationFailed,
     IdempotencyKeyInUse,
+    JobNotFound,
     NoBookInProgress,
 )
 from app.application.pictures import PICTURE_COST, PictureAttempt, Pictures
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
+    GenerationJob,
     GenerationLimits,
+    GenerationQueue,
     IdGenerator,
+    JobKind,
 )
+from app.application.request_context import current_request_id
 from app.application.spending import taken
 from app.domain.book import Book
-from app.domain.values import ImageStatus, StoryContext, UserId
+from app.domain.errors import DomainError
+from app.domain.values import ImageStatus, UserId
 
-
-def picture_job_name(attempt_id: str) -> str:
-    return f"picture:{attempt_id}"
+log = logging.getLogger(__name__)
 
 
 class RedrawPicture:
@@ -36,7 +43,7 @@ class RedrawPicture:
         books: BookInProgressRepository,
         pictures: Pictures,
         limits: GenerationLimits,
-        jobs: BackgroundJobs,
+        queue: GenerationQueue,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
@@ -46,7 +53,7 @@ class RedrawPicture:
         self._books = books
         self._pictures = pictures
         self._limits = limits
-        self._jobs = jobs
+        self._queue = queue
         self._ids = ids
         self._lease = lease
 
@@ -71,34 +78,75 @@ class RedrawPicture:
 
         async with taken(self._limits, user_id, PICTURE_COST):
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
-        page = book.pages[page_number - 1]
-        attempt = PictureAttempt(user_id, book.id, page_number, attempt_id, page.input)
-        job = self._draw(book.story_context(), attempt)
-        task = self._jobs.spawn(job, name=picture_job_name(attempt_id))
-        return await awaited(task) if wait else book
+            job = GenerationJob(JobKind.PICTURE, user_id, book.id, attempt_id, current_request_id())
+            await self._enqueue(job, page_number)
+        return await self._drawn(job) if wait else book
+
+    async def _enqueue(self, job: GenerationJob, page_number: int) -> None:
+        """A claim whose job cannot be queued fails its picture at once (not when its lease
+        passes); its cost is given back by `taken` as the error goes through."""
+        try:
+            await self._queue.enqueue(job)
+        except BaseException:
+
+            def failed(book: Book, now: datetime) -> None:
+                book.fail_illustration(page_number, job.attempt_id, now)
+
+            await asyncio.shield(self._fail_quietly(job, failed))
+            raise
+
+    async def _fail_quietly(self, job: GenerationJob, change: Change) -> None:
+        try:
+            await self._changes.change(
+                job.user_id, change, change_id=f"{job.attempt_id}:picture", book_id=job.book_id
+            )
+        except (DomainError, ApplicationError) as error:
+            log.warning("could not fail a picture whose job was not queued: %s", error)
+
+    async def _drawn(self, job: GenerationJob, *, joining: bool = False) -> Book:
+        """The book once the job has run: the picture drawn, or why not (raised). `joining`:
+        a retry waits for the job of the request it repeats, maybe unknown here."""
+        try:
+            await self._queue.result(job)
+        except JobNotFound:
+            if joining:
+                raise IdempotencyKeyInUse(
+                    "This picture is still being drawn; try again shortly."
+                ) from None
+            # Else it ended long enough ago to be forgotten: the book says what it did.
+        book = await self._books.get(job.user_id)
+        if book is None or book.id != job.book_id:
+            raise NoBookInProgress("the book was discarded while the picture was being drawn")
+        return book
 
     async def _earlier(self, book: Book, page_number: int, wait: bool) -> Book:
         """The answer to a request made before: its picture drawn, or still being drawn."""
         attempt = book.pages[page_number - 1].image_attempt
         if attempt is None or not wait:
             return book
-        running = self._jobs.running(picture_job_name(attempt.attempt_id))
-        if running is None:
-            raise IdempotencyKeyInUse("This picture is still being drawn; try again shortly.")
-        drawn: Book = await awaited(running)
-        return drawn
+        job = GenerationJob(JobKind.PICTURE, book.user_id, book.id, attempt.attempt_id)
+        return await self._drawn(job, joining=True)
 
-    async def _draw(self, context: StoryContext, attempt: PictureAttempt) -> Book:
-        """The job: it holds the story as it was at the claim, no book of its own."""
-        drawing = self._pictures.start(context, attempt)
-        settled = await self._pictures.settle(attempt, drawing)
+    async def run(self, job: GenerationJob, *, redelivered: bool = False) -> None:
+        """The job: draw the picture the page was claimed for (a run after a dead one uses the
+        picture it had staged); raise why it could not be drawn."""
+        book = await self._books.get(job.user_id)
+        if book is None or book.id != job.book_id:
+            raise NoBookInProgress("the book was discarded while the picture was being drawn")
+        page = book.page_drawn_by(job.attempt_id)
+        if page is None:
+            if book.has_change(f"{job.attempt_id}:picture"):
+                return  # drawn and stored by an earlier run of this job
+            raise GenerationFailed("the picture took longer than its lease and was given up")
+        attempt = PictureAttempt(job.user_id, book.id, page.number, job.attempt_id, page.input)
+        drawing = self._pictures.start(book.story_context(), attempt, reuse=redelivered)
+        settled = await self._pictures.settle(attempt, drawing, known=book)
         if settled.book is None:
             if await self._books.get(attempt.user_id) is None:
                 raise NoBookInProgress("the book was discarded while the picture was being drawn")
             raise GenerationFailed("the picture took longer than its lease and was given up")
         if isinstance(settled.failure, DependencyUnavailable):
             raise settled.failure
-        page = settled.book.pages[attempt.page_number - 1]
-        if page.image_status is not ImageStatus.READY:
+        drawn = settled.book.pages[attempt.page_number - 1]
+        if drawn.image_status is not ImageStatus.READY:
             raise GenerationFailed(f"the picture of page {attempt.page_number} could not be drawn")
-        return settled.book

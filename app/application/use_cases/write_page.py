@@ -1,7 +1,8 @@
-"""Write the next page, text first: claim the book, then a background job writes the text (then
+"""Write the next page, text first: claim the book and queue a job; the job writes the text (then
 the questions) while the picture is drawn, stores the text as soon as it exists and the picture
-after it. A request that waits for the page awaits that same job; one that does not is answered
-with the claimed book and follows the page on the event stream."""
+after it. A request that waits for the page waits for that same job, wherever it runs; one that
+does not is answered with the claimed book and follows the page on the event stream. A job run
+again (its worker died) finds on the book what it had done already."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from app.application.background import BackgroundJobs, awaited
 from app.application.book_changes import BookChanges
 from app.application.concurrency import discard, within
 from app.application.errors import (
     DependencyUnavailable,
     GenerationFailed,
     IdempotencyKeyInUse,
+    JobNotFound,
     NoBookInProgress,
 )
 from app.application.generated import next_page_questions
@@ -34,10 +35,14 @@ from app.application.ports import (
     ContentModerator,
     ContextGenerator,
     GenerationCost,
+    GenerationJob,
     GenerationLimits,
+    GenerationQueue,
     IdGenerator,
+    JobKind,
     QuestionGenerator,
 )
+from app.application.request_context import current_request_id
 from app.application.spending import give_back, taken
 from app.domain.book import Book
 from app.domain.errors import DomainError, InvalidValue, StaleGeneration
@@ -59,26 +64,18 @@ class _Draft:
 
 @dataclass(frozen=True, slots=True)
 class _PageJob:
-    """What the job needs, copied at the claim: it holds no book of its own."""
+    """What the job works on, read from the book it holds."""
 
     user_id: UserId
     book_id: UUID
     context: StoryContext
     generation: Generation
-    claimed: Book  # the job's own copy of the book as claimed: its first store needs no read
-
-    @property
-    def name(self) -> str:
-        return page_job_name(self.generation.attempt_id)
+    claimed: Book  # the job's own copy of the book as it read it: its first store needs no read
 
     @property
     def picture(self) -> PictureAttempt:
         g = self.generation
         return PictureAttempt(self.user_id, self.book_id, g.page_number, g.attempt_id, g.input)
-
-
-def page_job_name(attempt_id: str) -> str:
-    return f"page:{attempt_id}"
 
 
 class WritePage:
@@ -92,7 +89,7 @@ class WritePage:
         pictures: Pictures,
         moderator: ContentModerator,
         limits: GenerationLimits,
-        jobs: BackgroundJobs,
+        queue: GenerationQueue,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
@@ -106,7 +103,7 @@ class WritePage:
         self._pictures = pictures
         self._moderator = moderator
         self._limits = limits
-        self._jobs = jobs
+        self._queue = queue
         self._ids = ids
         self._lease = lease
         self._deadline = deadline
@@ -135,10 +132,34 @@ class WritePage:
         async with taken(self._limits, user_id, PAGE_COST):
             await self._moderator.check([child_input.value], current.spec.language)
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
-        assert book.generation is not None and book.generation.attempt_id == attempt_id
-        job = _PageJob(user_id, book.id, book.story_context(), book.generation, book.copy())
-        task = self._jobs.spawn(self._write(job), name=job.name)
-        return await awaited(task) if wait else book
+            job = GenerationJob(JobKind.PAGE, user_id, book.id, attempt_id, current_request_id())
+            await self._enqueue(job)
+        return await self._finished(job) if wait else book
+
+    async def _enqueue(self, job: GenerationJob) -> None:
+        """A claim whose job cannot be queued is given back at once (not when its lease passes),
+        and its generation with it (by `taken`, as the error goes through)."""
+        try:
+            await self._queue.enqueue(job)
+        except BaseException as error:
+            await asyncio.shield(self._give_back(job.user_id, job.book_id, job.attempt_id, error))
+            raise
+
+    async def _finished(self, job: GenerationJob, *, joining: bool = False) -> Book:
+        """The book once the job has run (its failure raised). `joining`: a retry waits for
+        the job of the request it repeats, which may be unknown here (another server's)."""
+        try:
+            await self._queue.result(job)
+        except JobNotFound:
+            if joining:
+                raise IdempotencyKeyInUse(
+                    "This page is still being written; try again shortly."
+                ) from None
+            # Else it ended long enough ago to be forgotten: the book says what it did.
+        book = await self._books.get(job.user_id)
+        if book is None or book.id != job.book_id:
+            raise NoBookInProgress("the book was discarded while the page was being written")
+        return book
 
     async def _earlier(self, book: Book, request_id: str, wait: bool) -> Book | None:
         """The answer to a request that was made before (its reply was lost): the page it wrote,
@@ -150,14 +171,34 @@ class WritePage:
             return None  # nothing of it stored, or its lease passed: it is written again
         if not wait:
             return book
-        running = self._jobs.running(page_job_name(generation.attempt_id))
-        if running is not None:
-            result: Book = await awaited(running)
-            return result
-        raise IdempotencyKeyInUse("This page is still being written; try again shortly.")
+        job = GenerationJob(JobKind.PAGE, book.user_id, book.id, generation.attempt_id)
+        return await self._finished(job, joining=True)
 
-    async def _write(self, job: _PageJob) -> Book:
-        drawing = self._pictures.start(job.context, job.picture)
+    async def run(self, job: GenerationJob, *, redelivered: bool = False) -> None:
+        """The job: write the page the book was claimed for, or what is left of it when an
+        earlier run died part way (`redelivered`: a picture it had staged is used, not drawn
+        again)."""
+        book = await self._books.get(job.user_id)
+        if book is None or book.id != job.book_id:
+            raise NoBookInProgress("the book was discarded while the page was being written")
+        generation = book.generation
+        if generation is not None and generation.attempt_id == job.attempt_id:
+            claimed = _PageJob(job.user_id, book.id, book.story_context(), generation, book)
+            await self._write(claimed, reuse_picture=redelivered)
+            return
+        if not book.has_change(f"{job.attempt_id}:text"):
+            raise GenerationFailed(
+                "the page took longer than its lease and was given up; it can be written again"
+            )
+        page = book.page_drawn_by(job.attempt_id)
+        if page is None:
+            return  # the page and its picture are stored: an earlier run finished its work
+        attempt = PictureAttempt(job.user_id, book.id, page.number, job.attempt_id, page.input)
+        drawing = self._pictures.start(book.story_context(), attempt, reuse=True)
+        await self._pictures.settle(attempt, drawing, PAGE_PICTURE_COST, book)
+
+    async def _write(self, job: _PageJob, *, reuse_picture: bool) -> Book:
+        drawing = self._pictures.start(job.context, job.picture, reuse=reuse_picture)
         draft: _Draft | None = None
         try:
             async with within(self._deadline, "the page"):
@@ -174,7 +215,10 @@ class WritePage:
                 generations=unwritten,
             )
             await discard(drawing)  # a picture for a page that is not stored is of no use
-            await asyncio.shield(self._give_back(job, error))
+            if isinstance(error, asyncio.CancelledError) and self._queue.durable:
+                raise  # stopped with its process: it runs again, and finds what this run did
+            attempt_id = job.generation.attempt_id
+            await asyncio.shield(self._give_back(job.user_id, job.book_id, attempt_id, error))
             await asyncio.shield(give_back(self._limits, job.user_id, unpaid))
             raise
         if picture is not None:
@@ -236,19 +280,20 @@ class WritePage:
         usage = page_text.usage + suggestions.usage
         return _Draft(draft.text, page_text.summary, questions, usage)
 
-    async def _give_back(self, job: _PageJob, error: BaseException) -> None:
+    async def _give_back(
+        self, user_id: UserId, book_id: UUID, attempt_id: str, error: BaseException
+    ) -> None:
         """Give the book back with no page added. If that cannot be stored, the lease frees it."""
         detail = "the page could not be written; it can be written again"
         if not isinstance(error, Exception):
             detail = "the server stopped while writing the page; it can be written again"
-        attempt_id = job.generation.attempt_id
 
         def fail(book: Book, now: datetime) -> None:
             book.fail_generation(attempt_id, now, detail=detail)
 
         try:
             await self._changes.change(
-                job.user_id, fail, change_id=f"{attempt_id}:failed", book_id=job.book_id
+                user_id, fail, change_id=f"{attempt_id}:failed", book_id=book_id
             )
         except (DomainError, NoBookInProgress) as reason:
             log.info("generation already given back: %s", reason)

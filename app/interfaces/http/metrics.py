@@ -3,6 +3,7 @@ document: it is for the operator's scraper, not for clients)."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.application.errors import DependencyUnavailable
 from app.infrastructure.settings import Environment
 from app.interfaces.composition import Services
 from app.interfaces.http.problems import Unauthorized
@@ -62,5 +64,8 @@ async def metrics(request: Request) -> Response:
         expected = token.get_secret_value().encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected):
             raise Unauthorized("The metrics need the bearer token set in LW_METRICS_TOKEN.")
+    # Unreachable, the scrape still answers: the gauge keeps its last value.
+    with contextlib.suppress(DependencyUnavailable):
+        services.metrics.jobs_queued.set(await services.queue.waiting())
     body, content_type = services.metrics.exposition()
     return Response(body, media_type=content_type)

@@ -1,0 +1,1 @@
+"""Generation queues: in this process (the embedded defaults), or on Redis with SAQ."""

@@ -1,0 +1,242 @@
+"""Generation jobs on Redis with SAQ (docs/decisions/job-queue.md says why SAQ).
+
+A job is keyed by its attempt: queued twice, it is one job. A worker that dies stops its job's
+heartbeat; SAQ's sweep puts the job back in the queue and another worker runs it again (it finds
+on the book what the first run did). A worker told to stop finishes its jobs within the grace
+period and puts the rest back. The job always ends "complete" with what came of it, so that a
+failure a retry cannot mend (a page the model could not write) is not run again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+from uuid import UUID
+
+from opentelemetry import propagate
+from opentelemetry.trace import Tracer
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq import Job, Status, Worker
+from saq.queue.redis import RedisQueue
+from saq.types import PartialTimersDict
+
+from app.application.errors import (
+    DatabaseUnavailable,
+    DependencyUnavailable,
+    GenerationFailed,
+    ImageStorageUnavailable,
+    JobNotFound,
+    ModerationUnavailable,
+    NoBookInProgress,
+    StoreUnavailable,
+)
+from app.application.ports import GenerationJob, GenerationQueue, JobKind, JobRunner
+from app.application.request_context import bind_request_id, unbind_request_id
+from app.domain.values import UserId
+from app.infrastructure.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+QUEUE_NAME = "littlewriter-generation"
+FUNCTION = "generate"
+HEARTBEAT_SECONDS = 10  # a worker silent this long is dead: its job is put back
+SWEEP_SECONDS = 3  # how often workers look for such jobs
+UPKEEP_SECONDS = 3  # how often a worker says it is alive
+RUNS = 3  # a job is run at most this many times (its worker dying each time)
+# What a failed job's answer may name: raised again, with its detail, where its result is awaited.
+_FAILURES: dict[str, type[Exception]] = {
+    kind.__name__: kind
+    for kind in (
+        GenerationFailed,
+        NoBookInProgress,
+        DependencyUnavailable,
+        StoreUnavailable,
+        DatabaseUnavailable,
+        ImageStorageUnavailable,
+        ModerationUnavailable,
+    )
+}
+
+
+class _SweepingQueue(RedisQueue):
+    """SAQ's queue, whose sweep waits half a second, not five, for a stuck job's worker to
+    acknowledge its abort before putting the job back: the sweep handles stuck jobs one after
+    another, and after a worker with a hundred jobs died it would take minutes. (A worker that
+    was only slow may then run a job beside its new run: the attempt fence on the book and the
+    named changes keep that to one stored page.)"""
+
+    async def sweep(self, lock: int = 60, abort: float = 0.5) -> list[str]:
+        return await super().sweep(lock, abort=min(abort, 0.5))
+
+
+class SaqGenerationQueue(GenerationQueue):
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        job_timeout_seconds: int,
+        tracer: Tracer,
+        metrics: ServiceMetrics,
+        name: str = QUEUE_NAME,
+    ) -> None:
+        self._tracer = tracer
+        self._metrics = metrics
+        self._redis = redis
+        self._queue = _SweepingQueue(redis, name=name)
+        self._timeout = job_timeout_seconds
+
+    @property
+    def durable(self) -> bool:
+        return True
+
+    async def connect(self) -> None:
+        await self._queue.connect()
+
+    async def close(self) -> None:
+        try:
+            await self._queue.disconnect()
+        except (RedisError, OSError) as error:  # an unreachable Redis: its sockets are closed
+            log.warning("the job queue closed with its Redis unreachable: %s", error)
+            await self._redis.aclose()
+
+    async def enqueue(self, job: GenerationJob) -> None:
+        trace_context: dict[str, str] = {}
+        propagate.inject(trace_context)  # the job's span goes in the request's trace
+        try:
+            await self._queue.enqueue(
+                FUNCTION,
+                key=job.key,
+                timeout=self._timeout,
+                heartbeat=HEARTBEAT_SECONDS,
+                retries=RUNS,
+                kind=job.kind.value,
+                user_id=job.user_id.value,
+                book_id=str(job.book_id),
+                attempt_id=job.attempt_id,
+                request_id=job.request_id,
+                trace_context=trace_context,
+            )
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
+
+    async def result(self, job: GenerationJob) -> None:
+        try:
+            queued = await self._queue.job(job.key)
+            if queued is None:
+                raise JobNotFound(f"no job {job.key}")
+            # Past the job's own timeout it has ended one way or another.
+            await queued.refresh(until_complete=self._timeout + SWEEP_SECONDS * 2)
+        except TimeoutError:
+            raise StoreUnavailable("the page is still being made; ask again shortly") from None
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
+        _raise_failure(queued)
+
+    async def waiting(self) -> int:
+        try:
+            return await self._queue.count("queued")
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
+
+    def worker(
+        self, runner: JobRunner, *, concurrency: int, grace_seconds: int
+    ) -> GenerationWorker:
+        """A worker running this queue's jobs with `runner`, `concurrency` at a time."""
+        return GenerationWorker(
+            self._queue, runner, concurrency, grace_seconds, self._tracer, self._metrics
+        )
+
+
+class GenerationWorker:
+    """SAQ's worker. Told to stop, it takes no more jobs, gives those it runs the grace period to
+    finish, then cancels the rest, which SAQ puts back in the queue. (SAQ's stop also waits for
+    its upkeep loops to see the stop, so their timers are kept short: a stop with nothing
+    running takes about `UPKEEP_SECONDS`.)"""
+
+    def __init__(
+        self,
+        queue: RedisQueue,
+        runner: JobRunner,
+        concurrency: int,
+        grace_seconds: int,
+        tracer: Tracer,
+        metrics: ServiceMetrics,
+    ) -> None:
+        async def generate(ctx: Any, **payload: Any) -> dict[str, str | None]:
+            saq_job: Job = ctx["job"]
+            job = GenerationJob(
+                JobKind(payload["kind"]),
+                UserId(payload["user_id"]),
+                UUID(payload["book_id"]),
+                payload["attempt_id"],
+                payload.get("request_id"),
+            )
+            if saq_job.attempts > 1:
+                metrics.job_redeliveries.inc()
+            parent = propagate.extract(payload.get("trace_context") or {})
+            with tracer.start_as_current_span(
+                f"job {job.kind}", context=parent, attributes={"littlewriter.job": job.key}
+            ):
+                return await _run(runner, job, saq_job)
+
+        self._worker: Worker[Any] = Worker(
+            queue,
+            functions=[(FUNCTION, generate)],
+            concurrency=concurrency,
+            dequeue_timeout=1,  # a slot waiting for a job sees the stop within a second
+            shutdown_grace_period_s=grace_seconds or None,
+            # SAQ's partial type inherits its keys as required; only these are changed here.
+            timers=cast(
+                PartialTimersDict,
+                {"sweep": SWEEP_SECONDS, "worker_info": UPKEEP_SECONDS},
+            ),
+        )
+        self._worker.SIGNALS = []  # the process (server or `littlewriter worker`) handles them
+        self._running: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._running = asyncio.create_task(self._worker.start(), name="generation-worker")
+
+    async def stop(self) -> None:
+        await self._worker.stop()
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
+
+
+async def _run(runner: JobRunner, job: GenerationJob, saq_job: Job) -> dict[str, str | None]:
+    token = bind_request_id(job.request_id)
+    beating = asyncio.create_task(_heartbeat(saq_job))
+    try:
+        await runner.run(job, redelivered=saq_job.attempts > 1)
+    except Exception as error:
+        if type(error).__name__ not in _FAILURES:
+            log.error("generation job %s failed", job.key, exc_info=error)
+        else:
+            log.info("generation job %s ended: %s", job.key, error)
+        return {"error": type(error).__name__, "detail": str(error)}
+    finally:
+        beating.cancel()
+        unbind_request_id(token)
+    return {"error": None, "detail": None}
+
+
+async def _heartbeat(saq_job: Job) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS / 3)
+        try:
+            await saq_job.update()
+        except (RedisError, OSError) as error:
+            log.warning("could not renew a job's heartbeat: %s", error)
+
+
+def _raise_failure(queued: Job) -> None:
+    if queued.status is not Status.COMPLETE or not isinstance(queued.result, dict):
+        # Run as often as it may be and never finished: each of its workers died.
+        raise GenerationFailed(f"the job {queued.key} could not be run ({queued.status})")
+    name, detail = queued.result.get("error"), queued.result.get("detail") or ""
+    if name is None:
+        return
+    failure = _FAILURES.get(name)
+    if failure is None:
+        raise RuntimeError(f"the job {queued.key} failed with {name}: {detail}")
+    raise failure(detail)
