@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         description="This server runs generation jobs too (on a real Redis); false when "
         "separate `littlewriter worker` processes run them.",
     )
+    job_queue: str = Field(
+        default="littlewriter-generation",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="The job queue's name on Redis: deployments that share one Redis database "
+        "use different names.",
+    )
     worker_concurrency: int = Field(
         default=100,
         ge=1,

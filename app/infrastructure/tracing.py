@@ -11,9 +11,10 @@ process, so `close` undoes them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -25,8 +26,10 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.trace import NoOpTracerProvider, Tracer
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind, Tracer, TraceState
 from opentelemetry.trace import TracerProvider as AnyTracerProvider
+from opentelemetry.util.types import Attributes
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
@@ -52,7 +55,10 @@ class Tracing:
         if exporter is None and not any(os.environ.get(name) for name in ENDPOINT_VARIABLES):
             return cls(provider=None)
         service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
-        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+        provider = TracerProvider(
+            resource=Resource.create({SERVICE_NAME: service}),
+            sampler=ParentBased(root=_NoLoneCalls()),
+        )
         if exporter is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -105,6 +111,27 @@ class Tracing:
             self._engine_traced = False
         if self._provider is not None:
             self._provider.shutdown()
+
+
+class _NoLoneCalls(Sampler):
+    """A trace starts with a request or a job, never with a call to a backend on its own (the
+    job queue's workers wait for jobs on Redis all the time: a trace a second each)."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        decision = Decision.DROP if kind is SpanKind.CLIENT else Decision.RECORD_AND_SAMPLE
+        return SamplingResult(decision, attributes)
+
+    def get_description(self) -> str:
+        return "NoLoneCalls"
 
 
 class TracedBackgroundJobs(BackgroundJobs):

@@ -79,6 +79,8 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from prometheus_client import start_http_server
+
     from app.infrastructure.logging import configure_logging
     from app.interfaces.composition import build_services, check_production
 
@@ -98,10 +100,18 @@ def _worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
-        async with build_services(settings):
+        async with build_services(settings) as services:
+            scrape = None
+            if args.metrics_port is not None:
+                # Its model calls, tokens and redeliveries are counted here, not in the API.
+                scrape, _ = start_http_server(
+                    args.metrics_port, addr=args.metrics_host, registry=services.metrics.registry
+                )
             log.info("worker running up to %d jobs at once", concurrency)
             await stopping.wait()
             log.info("worker stopping: finishing its jobs")
+            if scrape is not None:
+                scrape.shutdown()
 
     asyncio.run(run())
     return 0
@@ -201,6 +211,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="jobs run at once (default LW_WORKER_CONCURRENCY)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this worker's metrics (Prometheus text, no token: a private network only)",
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(run=_worker)
 
     token = commands.add_parser("token", help="print a bearer token for USER_ID")

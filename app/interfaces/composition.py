@@ -17,18 +17,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.trace import Tracer
 from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from app.application.background import BackgroundJobs
 from app.application.concurrency import stop
-from app.application.errors import ImageStorageUnavailable, StoreUnavailable
+from app.application.errors import ImageStorageUnavailable
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -451,7 +449,7 @@ async def build_services(
         # through the store, which must still be open.
         jobs = TracedBackgroundJobs(tracer=tracer) if tracing.enabled else BackgroundJobs()
         stack.push_async_callback(jobs.close)
-        queue = await _generation_queue(settings, jobs, tracer, metrics, stack)
+        queue = await _generation_queue(settings, jobs, tracing, metrics, stack)
         use_cases = build_use_cases(
             books=MeasuredBookStore(inner=store, metrics=metrics),
             finished=storage.finished,
@@ -522,7 +520,7 @@ _QUEUE_SPARE_CONNECTIONS = 32
 async def _generation_queue(
     settings: Settings,
     jobs: BackgroundJobs,
-    tracer: Tracer,
+    tracing: Tracing,
     metrics: ServiceMetrics,
     stack: contextlib.AsyncExitStack,
 ) -> InProcessGenerationQueue | SaqGenerationQueue:
@@ -544,17 +542,15 @@ async def _generation_queue(
     redis = Redis.from_pool(pool)
     queue = SaqGenerationQueue(
         redis=redis,
-        # Past the book's lease its recovery gives the work back, and a job still running then
-        # would find nothing to do: the heartbeat, not this, is what notices a dead worker.
-        job_timeout_seconds=settings.generation_lease_seconds + 2 * HEARTBEAT_SECONDS,
-        tracer=tracer,
+        # A page's text and then its picture each hold the book for a lease: past both, its
+        # recovery has given the work back. The heartbeat, not this, notices a dead worker.
+        job_timeout_seconds=2 * settings.generation_lease_seconds + 2 * HEARTBEAT_SECONDS,
+        command_timeout_seconds=settings.redis_timeout_seconds,
+        name=settings.job_queue,
+        tracer=tracing.tracer("littlewriter"),
         metrics=metrics,
     )
-    try:
-        await queue.connect()
-    except (RedisError, OSError) as error:
-        await redis.aclose()
-        raise StoreUnavailable(f"the job queue's Redis is unreachable: {error}") from None
+    await queue.connect()  # sets SAQ up; Redis is not reached until a job is queued
     stack.push_async_callback(queue.close)
     return queue
 

@@ -9,9 +9,11 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from app.domain.values import UserId
 from app.infrastructure.tracing import Tracing
 from app.interfaces.composition import Overrides
 from tests.api.conftest import ClientFactory, auth
+from tests.api.test_idempotency import services_of
 from tests.integration.services import service_url
 
 pytest_plugins = ["tests.s3_server"]
@@ -88,3 +90,9 @@ async def test_a_page_is_one_trace_from_the_request_through_its_job_to_every_bac
     assert finish.context is not None
     trace = _in_trace(spans, finish.context.trace_id)
     assert "sqlite" in {(s.attributes or {}).get("db.system") for s in trace}
+
+    # A backend call outside any request or job (the queue's workers wait for jobs on Redis
+    # all the time) starts no trace of its own.
+    exporter.clear()
+    await services_of(client).store.get(UserId(user))
+    assert exporter.get_finished_spans() == ()

@@ -20,7 +20,7 @@ import pytest
 
 from tests.fake_openai import FakeOpenAI
 from tests.integration.services import service_url
-from tests.processes import CLI, running_server
+from tests.processes import CLI, free_port, running_server
 
 pytest_plugins = ["tests.fake_openai"]
 pytestmark = pytest.mark.services
@@ -140,8 +140,9 @@ def test_api_processes_and_a_separate_worker_share_one_redis(
 ) -> None:
     env = _env(tmp_path, fake_openai)
     auth = _auth(env, f"split-{uuid.uuid4().hex[:10]}")
+    metrics_port = free_port()
     with (
-        worker(env, "--concurrency", "4"),
+        worker(env, "--concurrency", "4", "--metrics-port", str(metrics_port)),
         running_server(env | {"LW_RUN_JOBS": "false"}, "--workers", "2") as (client, _),
     ):
         assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
@@ -157,4 +158,7 @@ def test_api_processes_and_a_separate_worker_share_one_redis(
         while book["state"] != "done":
             time.sleep(0.25)
             book = _book(client, auth)
+        # The model calls were made, and counted, in the worker: its own scrape shows them.
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     assert [page["input"] for page in book["pages"]] == ["a map", "home"]
+    assert 'littlewriter_generations_total{kind="page",outcome="ok"} 2.0' in scraped

@@ -106,7 +106,12 @@ class Deployment:
             with log.open("wb") as output:
                 process = subprocess.Popen(
                     [*CLI, "serve", "--port", str(port)],
-                    env=self.env(extra or {}),
+                    # Each server runs the jobs it queues, as on the embedded store: these
+                    # tests are about a page job that dies or freezes with its server, its
+                    # lease and its fence (the shared queue's redelivery: test_job_queue.py).
+                    env=self.env(
+                        {**(extra or {}), "LW_JOB_QUEUE": f"jobs-of-{name}-{uuid.uuid4().hex[:6]}"}
+                    ),
                     stdout=output,
                     stderr=subprocess.STDOUT,
                 )

@@ -64,6 +64,7 @@ async def queue(request: pytest.FixtureRequest) -> AsyncIterator[Started]:
         job_timeout_seconds=30,
         tracer=NoOpTracerProvider().get_tracer(__name__),
         metrics=ServiceMetrics(),
+        command_timeout_seconds=2.0,
         name=f"test-{uuid.uuid4().hex[:12]}",  # no other test's jobs, no other test's workers
     )
     await saq.connect()
@@ -115,6 +116,7 @@ async def test_a_job_whose_worker_stops_in_the_middle_runs_again_on_another() ->
         job_timeout_seconds=30,
         tracer=tracer,
         metrics=ServiceMetrics(),
+        command_timeout_seconds=2.0,
         name=f"test-{uuid.uuid4().hex[:12]}",
     )
     await saq.connect()

@@ -12,10 +12,9 @@ from app.application.errors import (
     ApplicationError,
     DependencyUnavailable,
     GenerationFailed,
-    IdempotencyKeyInUse,
-    JobNotFound,
     NoBookInProgress,
 )
+from app.application.job_results import book_after
 from app.application.pictures import PICTURE_COST, PictureAttempt, Pictures
 from app.application.ports import (
     BookInProgressRepository,
@@ -80,7 +79,13 @@ class RedrawPicture:
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
             job = GenerationJob(JobKind.PICTURE, user_id, book.id, attempt_id, current_request_id())
             await self._enqueue(job, page_number)
-        return await self._drawn(job) if wait else book
+        if not wait:
+            return book
+        drawn = await self._drawn(job)
+        if drawn.pages[page_number - 1].image_status is not ImageStatus.READY:
+            # Its job stored the failure (a run of it again after that finds nothing to do).
+            raise GenerationFailed(f"the picture of page {page_number} could not be drawn")
+        return drawn
 
     async def _enqueue(self, job: GenerationJob, page_number: int) -> None:
         """A claim whose job cannot be queued fails its picture at once (not when its lease
@@ -104,20 +109,9 @@ class RedrawPicture:
             log.warning("could not fail a picture whose job was not queued: %s", error)
 
     async def _drawn(self, job: GenerationJob, *, joining: bool = False) -> Book:
-        """The book once the job has run: the picture drawn, or why not (raised). `joining`:
-        a retry waits for the job of the request it repeats, maybe unknown here."""
-        try:
-            await self._queue.result(job)
-        except JobNotFound:
-            if joining:
-                raise IdempotencyKeyInUse(
-                    "This picture is still being drawn; try again shortly."
-                ) from None
-            # Else it ended long enough ago to be forgotten: the book says what it did.
-        book = await self._books.get(job.user_id)
-        if book is None or book.id != job.book_id:
-            raise NoBookInProgress("the book was discarded while the picture was being drawn")
-        return book
+        return await book_after(
+            job, queue=self._queue, books=self._books, joining=joining, work="picture"
+        )
 
     async def _earlier(self, book: Book, page_number: int, wait: bool) -> Book:
         """The answer to a request made before: its picture drawn, or still being drawn."""

@@ -17,11 +17,10 @@ from app.application.concurrency import discard, within
 from app.application.errors import (
     DependencyUnavailable,
     GenerationFailed,
-    IdempotencyKeyInUse,
-    JobNotFound,
     NoBookInProgress,
 )
 from app.application.generated import next_page_questions
+from app.application.job_results import book_after
 from app.application.pictures import (
     PAGE_PICTURE_COST,
     Picture,
@@ -146,20 +145,9 @@ class WritePage:
             raise
 
     async def _finished(self, job: GenerationJob, *, joining: bool = False) -> Book:
-        """The book once the job has run (its failure raised). `joining`: a retry waits for
-        the job of the request it repeats, which may be unknown here (another server's)."""
-        try:
-            await self._queue.result(job)
-        except JobNotFound:
-            if joining:
-                raise IdempotencyKeyInUse(
-                    "This page is still being written; try again shortly."
-                ) from None
-            # Else it ended long enough ago to be forgotten: the book says what it did.
-        book = await self._books.get(job.user_id)
-        if book is None or book.id != job.book_id:
-            raise NoBookInProgress("the book was discarded while the page was being written")
-        return book
+        return await book_after(
+            job, queue=self._queue, books=self._books, joining=joining, work="page"
+        )
 
     async def _earlier(self, book: Book, request_id: str, wait: bool) -> Book | None:
         """The answer to a request that was made before (its reply was lost): the page it wrote,

@@ -9,6 +9,7 @@ failure a retry cannot mend (a page the model could not write) is not run again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, cast
 from uuid import UUID
@@ -18,6 +19,7 @@ from opentelemetry.trace import Tracer
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from saq import Job, Status, Worker
+from saq.job import TERMINAL_STATUSES
 from saq.queue.redis import RedisQueue
 from saq.types import PartialTimersDict
 
@@ -33,6 +35,7 @@ from app.application.errors import (
 )
 from app.application.ports import GenerationJob, GenerationQueue, JobKind, JobRunner
 from app.application.request_context import bind_request_id, unbind_request_id
+from app.domain.errors import GenerationInProgress, InvalidBookState
 from app.domain.values import UserId
 from app.infrastructure.metrics import ServiceMetrics
 
@@ -42,6 +45,8 @@ FUNCTION = "generate"
 HEARTBEAT_SECONDS = 10  # a worker silent this long is dead: its job is put back
 SWEEP_SECONDS = 3  # how often workers look for such jobs
 UPKEEP_SECONDS = 3  # how often a worker says it is alive
+ABORT_WAIT_SECONDS = 2.0
+WAIT_SLICE_SECONDS = 2  # a result is awaited by notice, and read again this often
 RUNS = 3  # a job is run at most this many times (its worker dying each time)
 # What a failed job's answer may name: raised again, with its detail, where its result is awaited.
 _FAILURES: dict[str, type[Exception]] = {
@@ -54,19 +59,22 @@ _FAILURES: dict[str, type[Exception]] = {
         DatabaseUnavailable,
         ImageStorageUnavailable,
         ModerationUnavailable,
+        InvalidBookState,
+        GenerationInProgress,
     )
 }
 
 
 class _SweepingQueue(RedisQueue):
-    """SAQ's queue, whose sweep waits half a second, not five, for a stuck job's worker to
+    """SAQ's queue, whose sweep waits two seconds, not five, for a stuck job's worker to
     acknowledge its abort before putting the job back: the sweep handles stuck jobs one after
-    another, and after a worker with a hundred jobs died it would take minutes. (A worker that
-    was only slow may then run a job beside its new run: the attempt fence on the book and the
-    named changes keep that to one stored page.)"""
+    another, and after a worker with a hundred jobs died it would take minutes. Two seconds is
+    past a live worker's abort check (every second), so a worker that was only slow stops its
+    run before the job is run again; if not, the attempt fence on the book and the named
+    changes still keep it to one stored page."""
 
-    async def sweep(self, lock: int = 60, abort: float = 0.5) -> list[str]:
-        return await super().sweep(lock, abort=min(abort, 0.5))
+    async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_SECONDS) -> list[str]:
+        return await super().sweep(lock, abort=min(abort, ABORT_WAIT_SECONDS))
 
 
 class SaqGenerationQueue(GenerationQueue):
@@ -77,8 +85,10 @@ class SaqGenerationQueue(GenerationQueue):
         job_timeout_seconds: int,
         tracer: Tracer,
         metrics: ServiceMetrics,
+        command_timeout_seconds: float,
         name: str = QUEUE_NAME,
     ) -> None:
+        self._command_timeout = command_timeout_seconds
         self._tracer = tracer
         self._metrics = metrics
         self._redis = redis
@@ -103,39 +113,49 @@ class SaqGenerationQueue(GenerationQueue):
         trace_context: dict[str, str] = {}
         propagate.inject(trace_context)  # the job's span goes in the request's trace
         try:
-            await self._queue.enqueue(
-                FUNCTION,
-                key=job.key,
-                timeout=self._timeout,
-                heartbeat=HEARTBEAT_SECONDS,
-                retries=RUNS,
-                kind=job.kind.value,
-                user_id=job.user_id.value,
-                book_id=str(job.book_id),
-                attempt_id=job.attempt_id,
-                request_id=job.request_id,
-                trace_context=trace_context,
-            )
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
+            async with asyncio.timeout(self._command_timeout):
+                await self._queue.enqueue(
+                    FUNCTION,
+                    key=job.key,
+                    timeout=self._timeout,
+                    heartbeat=HEARTBEAT_SECONDS,
+                    retries=RUNS,
+                    kind=job.kind.value,
+                    user_id=job.user_id.value,
+                    book_id=str(job.book_id),
+                    attempt_id=job.attempt_id,
+                    request_id=job.request_id,
+                    trace_context=trace_context,
+                )
+        except (RedisError, OSError, TimeoutError) as error:
+            raise StoreUnavailable(f"the job queue is unreachable: {error!r}") from None
 
     async def result(self, job: GenerationJob) -> None:
+        # Past the job's own timeout (and a sweep) it has ended one way or another.
+        deadline = asyncio.get_running_loop().time() + self._timeout + SWEEP_SECONDS * 2
         try:
-            queued = await self._queue.job(job.key)
+            async with asyncio.timeout(self._command_timeout):
+                queued = await self._queue.job(job.key)
             if queued is None:
                 raise JobNotFound(f"no job {job.key}")
-            # Past the job's own timeout it has ended one way or another.
-            await queued.refresh(until_complete=self._timeout + SWEEP_SECONDS * 2)
-        except TimeoutError:
-            raise StoreUnavailable("the page is still being made; ask again shortly") from None
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
+            # A notice can be missed (SAQ subscribes only while someone waits): wait for one
+            # a slice at a time, and read the job again between slices.
+            while queued.status not in TERMINAL_STATUSES:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StoreUnavailable("the job is still running; ask again shortly")
+                with contextlib.suppress(TimeoutError):
+                    await queued.refresh(until_complete=WAIT_SLICE_SECONDS)
+                async with asyncio.timeout(self._command_timeout):
+                    await queued.refresh()
+        except (RedisError, OSError, TimeoutError) as error:
+            raise StoreUnavailable(f"the job queue is unreachable: {error!r}") from None
         _raise_failure(queued)
 
     async def waiting(self) -> int:
         try:
-            return await self._queue.count("queued")
-        except (RedisError, OSError) as error:
+            async with asyncio.timeout(self._command_timeout):
+                return await self._queue.count("queued")
+        except (RedisError, OSError, TimeoutError) as error:
             raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
 
     def worker(
