@@ -449,6 +449,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     )
     if redis_url is not None:
         env["LW_REDIS_URL"] = redis_url
+    env.update(setting.split("=", 1) for setting in args.server_env)  # type: ignore[misc]
     codec = TokenCodec(Settings(jwt_secret=SecretStr(secret), data_dir=data_dir))
     run_id = secrets.token_hex(3)
     now = datetime.now(UTC)
@@ -798,6 +799,13 @@ def main() -> None:
     parser.add_argument("--py-spy-bin", default=None, help="py-spy when it is not on the PATH")
     parser.add_argument("--py-spy-rate", type=int, default=200, help="samples a second")
     parser.add_argument("--json", type=Path, default=Path("bench/results/async_bench.json"))
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LW_NAME=VALUE",
+        help="a setting for the server (e.g. LW_WORKER_CONCURRENCY=500); may be repeated",
+    )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = parser.parse_args()
     if args.timeout is None:
