@@ -109,30 +109,42 @@ def test_a_worker_killed_in_the_middle_of_a_page_the_page_still_arrives_once(
     assert book["state"] == "bookInProgress" and book["questions"]
 
 
+def _books_started(client: httpx.Client, users: list[dict[str, str]]) -> None:
+    for auth in users:
+        assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
+
+
+def _pages_in_flight(client: httpx.Client, users: list[dict[str, str]], fake: FakeOpenAI) -> None:
+    """Each user sends a page, and every one is being written (the model slowed down)."""
+    fake.reset()
+    fake.responses.delay(2.0)
+    fake.images.delay(2.0)
+    for auth in users:
+        accepted = client.post(
+            "/v1/books/current/pages", json={"input": "a map"}, headers=auth | ASYNC
+        )
+        assert accepted.status_code == 202, accepted.text
+    fake.responses.wait_for(len(users), timeout=30)
+
+
+def _assert_every_page_stored(books: list[dict[str, Any]]) -> None:
+    assert all([p["input"] for p in book["pages"]] == ["a map"] for book in books), books
+    assert all(book["pages"][0]["image_status"] == "ready" for book in books)
+
+
 def test_a_worker_stopped_with_pages_in_flight_finishes_them(
     tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     env = _env(tmp_path, fake_openai, LW_SHUTDOWN_GRACE_SECONDS="20")
     users = [_auth(env, f"stopped-{i}-{uuid.uuid4().hex[:8]}") for i in range(20)]
     with running_server(env | {"LW_RUN_JOBS": "false"}) as (client, _):
-        for auth in users:
-            assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
-        fake_openai.reset()
-        fake_openai.responses.delay(2.0)
-        fake_openai.images.delay(2.0)
+        _books_started(client, users)
         with worker(env) as running:
-            for auth in users:
-                accepted = client.post(
-                    "/v1/books/current/pages", json={"input": "a map"}, headers=auth | ASYNC
-                )
-                assert accepted.status_code == 202, accepted.text
-            fake_openai.responses.wait_for(20, timeout=30)  # every page is being written
+            _pages_in_flight(client, users, fake_openai)
             running.send_signal(signal.SIGTERM)
             assert running.wait(timeout=60) == 0
         # No worker runs now: what is stored was finished by the one that was told to stop.
-        books = [_book(client, auth) for auth in users]
-    assert all([p["input"] for p in book["pages"]] == ["a map"] for book in books), books
-    assert all(book["pages"][0]["image_status"] == "ready" for book in books)
+        _assert_every_page_stored([_book(client, auth) for auth in users])
 
 
 def test_a_server_stopped_with_pages_in_flight_finishes_them(
@@ -141,25 +153,14 @@ def test_a_server_stopped_with_pages_in_flight_finishes_them(
     env = _env(tmp_path, fake_openai, LW_SHUTDOWN_GRACE_SECONDS="20")
     users = [_auth(env, f"served-{i}-{uuid.uuid4().hex[:8]}") for i in range(20)]
     with running_server(env) as (client, server):  # it runs its own jobs
-        for auth in users:
-            assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
-        fake_openai.reset()
-        fake_openai.responses.delay(2.0)
-        fake_openai.images.delay(2.0)
-        for auth in users:
-            accepted = client.post(
-                "/v1/books/current/pages", json={"input": "a map"}, headers=auth | ASYNC
-            )
-            assert accepted.status_code == 202, accepted.text
-        fake_openai.responses.wait_for(20, timeout=30)  # every page is being written
+        _books_started(client, users)
+        _pages_in_flight(client, users, fake_openai)
         server.send_signal(signal.SIGTERM)
         # uvicorn ends by raising the signal again once it has shut down.
         assert server.wait(timeout=60) in (0, -signal.SIGTERM)
     fake_openai.reset()
     with running_server(env | {"LW_RUN_JOBS": "false"}) as (client, _):  # runs no job itself
-        books = [_book(client, auth) for auth in users]
-    assert all([p["input"] for p in book["pages"]] == ["a map"] for book in books), books
-    assert all(book["pages"][0]["image_status"] == "ready" for book in books)
+        _assert_every_page_stored([_book(client, auth) for auth in users])
 
 
 def test_api_processes_and_a_separate_worker_share_one_redis(
