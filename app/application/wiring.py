@@ -20,6 +20,7 @@ from app.application.ports import (
     IdGenerator,
     Illustrator,
     ImageStorage,
+    ProviderCapacity,
     QuestionGenerator,
 )
 from app.application.use_cases.delete_book import DeleteFinishedBook
@@ -66,6 +67,7 @@ def build_use_cases(
     moderator: ContentModerator,
     limits: GenerationLimits,
     queue: GenerationQueue,
+    capacity: ProviderCapacity,
     clock: Clock,
     ids: IdGenerator,
     timings: Timings,
@@ -98,6 +100,7 @@ def build_use_cases(
         moderator=moderator,
         limits=limits,
         queue=queue,
+        capacity=capacity,
         clock=clock,
         ids=ids,
         lease=timings.lease,
@@ -109,27 +112,31 @@ def build_use_cases(
         pictures=pictures,
         limits=limits,
         queue=queue,
+        capacity=capacity,
         clock=clock,
         ids=ids,
         lease=timings.lease,
     )
+    start_book = StartBook(
+        changes=changes,
+        books=books,
+        images=images,
+        context_generator=context_generator,
+        illustrator=illustrator,
+        question_generator=question_generator,
+        moderator=moderator,
+        limits=limits,
+        queue=queue,
+        capacity=capacity,
+        clock=clock,
+        ids=ids,
+        lifetime=timings.lifetime,
+        lease=timings.lease,
+        deadline=timings.deadline,
+    )
     return UseCases(
         changes=changes,
-        start_book=StartBook(
-            changes=changes,
-            books=books,
-            images=images,
-            context_generator=context_generator,
-            illustrator=illustrator,
-            question_generator=question_generator,
-            moderator=moderator,
-            limits=limits,
-            clock=clock,
-            ids=ids,
-            lifetime=timings.lifetime,
-            lease=timings.lease,
-            deadline=timings.deadline,
-        ),
+        start_book=start_book,
         write_page=write_page,
         redraw_picture=redraw_picture,
         finish_book=finish_book,
@@ -139,5 +146,7 @@ def build_use_cases(
         recover=RecoverStuckGenerations(
             changes=changes, books=books, finish=finish_book, clock=clock
         ),
-        jobs=GenerationJobs(write_page=write_page, redraw_picture=redraw_picture),
+        jobs=GenerationJobs(
+            start_book=start_book, write_page=write_page, redraw_picture=redraw_picture
+        ),
     )

@@ -191,7 +191,11 @@ class Book:
         now: datetime,
         lease: timedelta,
         request_id: str | None = None,
+        *,
+        wait: timedelta = timedelta(0),
     ) -> Generation:
+        """`wait`: how long the work waits its turn under the model provider's limits before
+        it starts; the lease runs from then."""
         self._not_being_finished()
         state = self.state_at(now)
         if state is BookState.GENERATING:
@@ -210,8 +214,9 @@ class Book:
             page_number=len(self.pages) + 1,
             input=child_input.value,
             started_at=now,
-            lease_deadline=now + lease,
+            lease_deadline=now + wait + lease,
             request_id=request_id,
+            work_starts_at=now + wait if wait > timedelta(0) else None,
         )
         self._changed(now)
         if replaced is not None:
@@ -303,10 +308,12 @@ class Book:
         now: datetime,
         lease: timedelta,
         request_id: str | None = None,
+        *,
+        wait: timedelta = timedelta(0),
     ) -> ImageAttempt:
-        """Draw a failed picture again, without rewriting the page."""
+        """Draw a failed picture again, without rewriting the page; `wait` as for a page."""
         page = self.check_illustration_needed(page_number, now)
-        attempt = ImageAttempt(attempt_id, now + lease, request_id)
+        attempt = ImageAttempt(attempt_id, now + wait + lease, request_id)
         self.pages[page_number - 1] = replace(page, image_key=None, image_attempt=attempt)
         self._changed(now)
         if page.image_attempt is not None:  # a dead attempt's picture, taken over

@@ -324,6 +324,9 @@ class Generation:
     started_at: datetime
     lease_deadline: datetime
     request_id: str | None = None  # the client request that asked for the page, if it said
+    # When its work is expected to start: later than `started_at` when it waits its turn under
+    # the model provider's limits. The lease runs from then.
+    work_starts_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.attempt_id:
@@ -332,9 +335,19 @@ class Generation:
         _aware("lease_deadline", self.lease_deadline)
         if self.lease_deadline <= self.started_at:
             raise InvalidValue("lease_deadline", "must come after the start")
+        if self.work_starts_at is not None:
+            _aware("work_starts_at", self.work_starts_at)
+            if not self.started_at <= self.work_starts_at < self.lease_deadline:
+                raise InvalidValue("work_starts_at", "must fall between the claim and its lease")
 
     def lease_passed(self, now: datetime) -> bool:
         return now >= self.lease_deadline
+
+    def waiting_until(self, now: datetime) -> datetime | None:
+        """When its work starts, while it still waits its turn for the model provider."""
+        if self.work_starts_at is None or now >= self.work_starts_at:
+            return None
+        return self.work_starts_at
 
 
 @dataclass(frozen=True, slots=True)

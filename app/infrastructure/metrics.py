@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from opentelemetry.trace import Tracer
@@ -42,6 +42,8 @@ from app.application.ports import (
     Illustrator,
     Image,
     PageText,
+    ProviderCapacity,
+    ProviderWork,
     QuestionGenerator,
     Suggestions,
 )
@@ -102,8 +104,15 @@ class ServiceMetrics:
         self.rate_limited = Counter(
             "littlewriter_rate_limited",
             "Requests refused by a limit, by limit (generation: rate and daily quotas; "
-            "event_streams: a user's open streams).",
+            "provider: the model provider's turn too far away; event_streams: a user's open "
+            "streams).",
             ["limit"],
+            registry=r,
+        )
+        self.provider_wait = Histogram(
+            "littlewriter_provider_wait_seconds",
+            "How long a job was given to wait for its turn under the model provider's limits.",
+            buckets=(0.0, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0),
             registry=r,
         )
         self.event_streams_open = Gauge(
@@ -244,6 +253,21 @@ class MeasuredLimits(GenerationLimits):
 
     async def give_back(self, user_id: UserId, cost: GenerationCost) -> None:
         await self._inner.give_back(user_id, cost)
+
+
+class MeasuredProviderCapacity(ProviderCapacity):
+    def __init__(self, *, inner: ProviderCapacity, metrics: ServiceMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def reserve(self, work: ProviderWork) -> timedelta:
+        try:
+            wait = await self._inner.reserve(work)
+        except RateLimited:
+            self._metrics.rate_limited.labels("provider").inc()
+            raise
+        self._metrics.provider_wait.observe(wait.total_seconds())
+        return wait
 
 
 class MeasuredBookStore(BookInProgressRepository):

@@ -184,6 +184,36 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long running jobs may take to finish; the rest go back "
         "to the queue.",
     )
+    provider_requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="The model provider's text requests a minute that jobs are spread under "
+        "(a little under your account's limit); unlimited when unset.",
+    )
+    provider_tokens_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="The model provider's tokens a minute that jobs are spread under; "
+        "unlimited when unset.",
+    )
+    provider_images_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="The model provider's pictures a minute that jobs are spread under; "
+        "unlimited when unset.",
+    )
+    provider_tokens_per_request: int = Field(
+        default=1_500,
+        ge=1,
+        description="What one text request is counted as against LW_PROVIDER_TOKENS_PER_MINUTE "
+        "(an estimate: its real tokens are known only after it).",
+    )
+    provider_longest_wait_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="The longest a page waits its turn under the provider's limits; past it "
+        "the request is refused with 429 and Retry-After.",
+    )
     recovery_interval_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -73,9 +73,12 @@ from app.infrastructure.metrics import (
     MeasuredIllustrator,
     MeasuredLimits,
     MeasuredModerator,
+    MeasuredProviderCapacity,
     MeasuredQuestionGenerator,
     ServiceMetrics,
 )
+from app.infrastructure.provider_capacity import KEY_PREFIX as PROVIDER_KEY_PREFIX
+from app.infrastructure.provider_capacity import ProviderLimits, RedisProviderCapacity
 from app.infrastructure.settings import Environment, Settings
 from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
@@ -444,6 +447,14 @@ async def build_services(
             inner=RedisGenerationLimits.from_settings(client=redis, settings=settings),
             metrics=metrics,
         )
+        capacity = MeasuredProviderCapacity(
+            inner=RedisProviderCapacity(
+                client=redis,
+                limits=ProviderLimits.from_settings(settings),
+                key_prefix=f"{PROVIDER_KEY_PREFIX}:{settings.job_queue}",
+            ),
+            metrics=metrics,
+        )
         generators = await _generators(settings, stack)
         # Closed first (the stack unwinds in reverse): a cancelled job gives its book back
         # through the store, which must still be open.
@@ -476,6 +487,7 @@ async def build_services(
             ),
             limits=limits,
             queue=queue,
+            capacity=capacity,
             clock=clock,
             ids=ids,
             timings=Timings(

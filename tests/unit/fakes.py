@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,8 @@ from app.application.ports import (
     Image,
     ImageStorage,
     PageText,
+    ProviderCapacity,
+    ProviderWork,
     QuestionGenerator,
     StoredObject,
     Suggestions,
@@ -77,6 +80,7 @@ from app.domain.values import (
     UserId,
 )
 from app.infrastructure.jobs.in_process import InProcessGenerationQueue
+from app.infrastructure.provider_capacity import ProviderLimits
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\nfake-image"
@@ -597,6 +601,30 @@ class FakeLimits(GenerationLimits):
         return pages, images
 
 
+class InMemoryProviderCapacity(ProviderCapacity):
+    """The provider's limits kept in memory: each resource's next free moment, pushed on by a
+    job's units (as the Redis script does); `reserved` records every wait given."""
+
+    def __init__(self, *, limits: ProviderLimits | None = None, clock: Clock) -> None:
+        self.limits = limits or ProviderLimits()
+        self._clock = clock
+        self._free_at: dict[str, datetime] = {}
+        self.reserved: list[timedelta] = []
+
+    async def reserve(self, work: ProviderWork) -> timedelta:
+        rules = self.limits.rules(work)
+        now = self._clock.now()
+        start = max([now, *(self._free_at.get(name, now) for name, _, _ in rules)])
+        wait = start - now
+        if wait > self.limits.longest_wait:
+            over = wait - self.limits.longest_wait
+            raise RateLimited("too many stories at once", math.ceil(over.total_seconds()))
+        for name, per_unit_ms, units in rules:
+            self._free_at[name] = start + timedelta(milliseconds=per_unit_ms * units)
+        self.reserved.append(wait)
+        return wait
+
+
 # -- everything together ---------------------------------------------------------------------
 
 
@@ -615,6 +643,7 @@ class World:
     illustrator: ScriptedIllustrator = field(init=False)
     moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
     limits: FakeLimits = field(default_factory=FakeLimits)
+    capacity: InMemoryProviderCapacity = field(init=False)
     jobs: BackgroundJobs = field(default_factory=BackgroundJobs)
     queue: GenerationQueue | None = None  # else the in-process queue, on `jobs`
 
@@ -626,6 +655,7 @@ class World:
         self.context_generator = ScriptedContextGenerator(self.events)
         self.question_generator = ScriptedQuestionGenerator(self.events)
         self.illustrator = ScriptedIllustrator(self.events)
+        self.capacity = InMemoryProviderCapacity(clock=self.clock)
 
     # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
 
@@ -643,6 +673,7 @@ class World:
             moderator=self.moderator,
             limits=self.limits,
             queue=queue,
+            capacity=self.capacity,
             clock=self.clock,
             ids=self.ids,
             timings=Timings(

@@ -17,6 +17,7 @@ from app.application.errors import (
 )
 from app.application.image_keys import is_valid_key
 from app.application.ports.generation import IllustrationKind
+from app.application.use_cases.start_book import start_change
 from app.domain.book import BookState
 from app.domain.values import Language, Questions
 from tests.unit.fakes import ALICE, BOB, LIFETIME, T0, World, make_spec, new_book, reached
@@ -46,7 +47,7 @@ async def test_the_cover_is_staged_under_the_users_and_books_staging_prefix(
     world: World,
 ) -> None:
     book = await world.started()
-    assert book.cover_key == f"staging/alice/{book.id}/{UUID(int=2)}.png"
+    assert book.cover_key == f"staging/alice/{book.id}/{book.id}.png"
     assert is_valid_key(book.cover_key)
     assert world.images.staged() == [book.cover_key]
     assert world.images.permanent() == []
@@ -122,12 +123,14 @@ async def test_another_user_may_start_their_own_book(world: World) -> None:
 
 
 @pytest.mark.parametrize("failing", ["illustrator", "question_generator"])
-async def test_a_generator_failure_stores_nothing(world: World, failing: str) -> None:
+async def test_a_generator_failure_stores_no_book(world: World, failing: str) -> None:
     getattr(world, failing).script.fail_next()
     with pytest.raises(GenerationFailed):
         await world.started()
     assert world.books.peek(ALICE) is None
-    assert world.images.objects == {}
+    # A cover drawn before the questions failed stays staged, left to the lifecycle rule.
+    assert world.images.permanent() == []
+    assert len(world.images.staged()) == (1 if failing == "question_generator" else 0)
 
 
 async def test_after_a_generator_failure_the_start_can_be_retried(world: World) -> None:
@@ -167,7 +170,7 @@ async def test_unusable_opening_questions_are_a_generation_failure(
     with pytest.raises(GenerationFailed):
         await world.started()
     assert world.books.peek(ALICE) is None
-    assert world.images.objects == {}
+    assert world.images.permanent() == []
 
 
 async def test_opening_questions_are_trimmed(world: World) -> None:
@@ -217,16 +220,25 @@ async def test_starts_at_once_generate_for_one_book_only(world: World) -> None:
     assert len(world.moderator.checked) == 1
 
 
-async def test_a_retry_of_a_start_still_opening_is_told_to_wait(world: World) -> None:
+async def test_a_retry_of_a_start_still_opening_waits_for_the_same_cover(world: World) -> None:
     gate = world.illustrator.script.hold()
     first = asyncio.create_task(world.start_book().execute(ALICE, make_spec(), request_id="r1"))
     await reached(world.illustrator.script.started)
+    retry = asyncio.create_task(world.start_book().execute(ALICE, make_spec(), request_id="r1"))
+    await asyncio.sleep(0)
+    assert not retry.done()  # it waits for the first request's cover job
+    gate.set()
+    opened, again = await asyncio.gather(first, retry)
+    assert again.id == opened.id and again.state is BookState.IN_PROGRESS
+    assert world.illustrator.script.calls == 1  # one cover
+
+
+async def test_a_retry_of_a_start_whose_job_is_elsewhere_is_told_to_wait(world: World) -> None:
+    opening = new_book()  # by a request of another process, whose in-process job is there
+    opening.mark_change(start_change("r1"))
+    world.books.put_directly(opening)
     with pytest.raises(IdempotencyKeyInUse):
         await world.start_book().execute(ALICE, make_spec(), request_id="r1")
-    gate.set()
-    opened = await first
-    again = await world.start_book().execute(ALICE, make_spec(), request_id="r1")
-    assert again.id == opened.id and again.state is BookState.IN_PROGRESS
 
 
 async def test_an_opening_whose_process_died_is_removed_once_its_lease_passes(
@@ -243,12 +255,17 @@ async def test_an_opening_whose_process_died_is_removed_once_its_lease_passes(
     assert book.state is BookState.IN_PROGRESS
 
 
-async def test_a_cancelled_start_removes_the_book_it_claimed(world: World) -> None:
-    world.illustrator.script.hold()
-    task = asyncio.create_task(world.started())
+async def test_a_start_whose_request_went_away_still_opens_its_book(world: World) -> None:
+    gate = world.illustrator.script.hold()
+    task = asyncio.create_task(world.start_book().execute(ALICE, make_spec(), request_id="r1"))
     await reached(world.illustrator.script.started)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert world.books.peek(ALICE) is None
-    assert world.limits.net() == (0, 0)
+    gate.set()
+    await world.jobs.wait()  # the cover's job runs on without its request
+    opened = world.books.peek(ALICE)
+    assert opened is not None and opened.state is BookState.IN_PROGRESS
+    again = await world.start_book().execute(ALICE, make_spec(), request_id="r1")
+    assert again.id == opened.id  # the retry gets it
+    assert world.limits.net() == (0, 1)  # the cover was drawn: it stays counted

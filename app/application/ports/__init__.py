@@ -30,7 +30,12 @@ from app.application.ports.idempotency import (
 )
 from app.application.ports.images import ImageStorage, StoredObject
 from app.application.ports.jobs import GenerationJob, GenerationQueue, JobKind, JobRunner
-from app.application.ports.limits import GenerationCost, GenerationLimits
+from app.application.ports.limits import (
+    GenerationCost,
+    GenerationLimits,
+    ProviderCapacity,
+    ProviderWork,
+)
 from app.application.ports.stores import (
     BookInProgressRepository,
     FinishedBookPage,
@@ -70,6 +75,8 @@ __all__ = [
     "JobRunner",
     "KeyReused",
     "PageText",
+    "ProviderCapacity",
+    "ProviderWork",
     "QuestionGenerator",
     "StoredEvent",
     "StoredObject",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from app.domain.values import UserId
 class JobKind(StrEnum):
     PAGE = "page"  # write the claimed page: text first, then its picture
     PICTURE = "picture"  # draw a page's failed picture again
+    COVER = "cover"  # write the character sheet, draw the cover, ask the opening questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +26,16 @@ class GenerationJob:
     book_id: UUID
     attempt_id: str  # the book's fence: the job does its work only while it holds the book
     request_id: str | None = None  # the request that asked for it, for the logs
+    # Its turn under the model provider's limits: no worker takes it before this has passed.
+    delay: timedelta = timedelta(0)
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.attempt_id}"
+
+    @property
+    def delay_seconds(self) -> float:
+        return max(0.0, self.delay.total_seconds())
 
 
 class JobRunner(ABC):
@@ -51,7 +59,8 @@ class GenerationQueue(ABC):
 
     @abstractmethod
     async def enqueue(self, job: GenerationJob) -> None:
-        """Queue the job; while a job with its key is queued or running, nothing more.
+        """Queue the job, to be taken once its `delay` has passed; while a job with its key is
+        queued or running, nothing more.
         Raises `DependencyUnavailable` when the queue cannot be reached."""
 
     @abstractmethod
@@ -62,4 +71,4 @@ class GenerationQueue(ABC):
 
     @abstractmethod
     async def waiting(self) -> int:
-        """How many jobs wait for a worker."""
+        """How many jobs wait for a worker or for their turn."""

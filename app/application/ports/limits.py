@@ -1,10 +1,11 @@
 """Rate limits and daily quotas on generations, so one user (or the whole service) cannot spend
-without bound."""
+without bound; and the model provider's limits, which every job waits its turn under."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app.domain.values import UserId
 
@@ -41,3 +42,28 @@ class GenerationLimits(ABC):
         """Uncount a generation that produced nothing (a provider that failed, a request refused
         after it was taken) from the rate limit and the daily quotas it was taken from. Raises
         StoreUnavailable when the counters cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderWork:
+    """What one job asks of the model provider: text calls (a page's text and its questions, a
+    cover's character sheet and questions) and pictures."""
+
+    requests: int = 0
+    images: int = 0
+
+    def __post_init__(self) -> None:
+        if self.requests < 0 or self.images < 0:
+            raise ValueError("provider work cannot be negative")
+
+
+class ProviderCapacity(ABC):
+    """The model provider's own limits (requests and tokens a minute, pictures a minute), shared
+    by every process: a job is given a turn at which its calls fit under them, so that a burst
+    waits in the queue instead of failing with the provider's 429s."""
+
+    @abstractmethod
+    async def reserve(self, work: ProviderWork) -> timedelta:
+        """Reserve the job's turn: how long it waits before it may start (zero when there is
+        room now). Raises RateLimited, reserving nothing, when the wait would be longer than a
+        child is asked to wait; StoreUnavailable when the reservations cannot be reached."""

@@ -24,6 +24,8 @@ from app.application.ports import (
     GenerationQueue,
     IdGenerator,
     JobKind,
+    ProviderCapacity,
+    ProviderWork,
 )
 from app.application.request_context import current_request_id
 from app.application.spending import taken
@@ -32,6 +34,7 @@ from app.domain.errors import DomainError
 from app.domain.values import ImageStatus, UserId
 
 log = logging.getLogger(__name__)
+PICTURE_WORK = ProviderWork(images=1)
 
 
 class RedrawPicture:
@@ -43,10 +46,12 @@ class RedrawPicture:
         pictures: Pictures,
         limits: GenerationLimits,
         queue: GenerationQueue,
+        capacity: ProviderCapacity,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
     ) -> None:
+        self._capacity = capacity
         self._changes = changes
         self._clock = clock
         self._books = books
@@ -72,12 +77,18 @@ class RedrawPicture:
         current.check_illustration_needed(page_number, now)  # refused for free
         attempt_id = str(self._ids.new_id())
 
-        def claim(book: Book, now: datetime) -> None:
-            book.begin_illustration(page_number, attempt_id, now, self._lease, request_id)
-
         async with taken(self._limits, user_id, PICTURE_COST):
+            turn = await self._capacity.reserve(PICTURE_WORK)
+
+            def claim(book: Book, now: datetime) -> None:
+                book.begin_illustration(
+                    page_number, attempt_id, now, self._lease, request_id, wait=turn
+                )
+
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
-            job = GenerationJob(JobKind.PICTURE, user_id, book.id, attempt_id, current_request_id())
+            job = GenerationJob(
+                JobKind.PICTURE, user_id, book.id, attempt_id, current_request_id(), delay=turn
+            )
             await self._enqueue(job, page_number)
         if not wait:
             return book

@@ -39,6 +39,8 @@ from app.application.ports import (
     GenerationQueue,
     IdGenerator,
     JobKind,
+    ProviderCapacity,
+    ProviderWork,
     QuestionGenerator,
 )
 from app.application.request_context import current_request_id
@@ -49,6 +51,7 @@ from app.domain.values import ChildInput, Generation, Page, Questions, StoryCont
 
 log = logging.getLogger(__name__)
 PAGE_COST = GenerationCost(pages=1, images=1)
+PAGE_WORK = ProviderWork(requests=2, images=1)  # the text, the questions and the picture
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +92,13 @@ class WritePage:
         moderator: ContentModerator,
         limits: GenerationLimits,
         queue: GenerationQueue,
+        capacity: ProviderCapacity,
         clock: Clock,
         ids: IdGenerator,
         lease: timedelta,
         deadline: timedelta | None = None,
     ) -> None:
+        self._capacity = capacity
         self._changes = changes
         self._clock = clock
         self._books = books
@@ -125,13 +130,19 @@ class WritePage:
             return earlier  # a retry of a request whose answer was lost
         attempt_id = str(self._ids.new_id())
 
-        def claim(book: Book, now: datetime) -> None:
-            book.begin_generation(attempt_id, child_input, now, self._lease, request_id)
-
         async with taken(self._limits, user_id, PAGE_COST):
             await self._moderator.check([child_input.value], current.spec.language)
+            turn = await self._capacity.reserve(PAGE_WORK)
+
+            def claim(book: Book, now: datetime) -> None:
+                book.begin_generation(
+                    attempt_id, child_input, now, self._lease, request_id, wait=turn
+                )
+
             book = await self._changes.change(user_id, claim, change_id=attempt_id, known=current)
-            job = GenerationJob(JobKind.PAGE, user_id, book.id, attempt_id, current_request_id())
+            job = GenerationJob(
+                JobKind.PAGE, user_id, book.id, attempt_id, current_request_id(), delay=turn
+            )
             await self._enqueue(job)
         return await self._finished(job) if wait else book
 

@@ -3,6 +3,8 @@ durable: a job the process stops is given back to the child on the book, not run
 
 from __future__ import annotations
 
+import asyncio
+
 from app.application.background import BackgroundJobs, awaited
 from app.application.errors import JobNotFound
 from app.application.ports import GenerationJob, GenerationQueue, JobRunner
@@ -25,7 +27,7 @@ class InProcessGenerationQueue(GenerationQueue):
         if self._runner is None:
             raise RuntimeError("the in-process queue has no runner")
         if self._jobs.running(job.key) is None:
-            self._jobs.spawn(self._runner.run(job), name=job.key)
+            self._jobs.spawn(_in_turn(self._runner, job), name=job.key)
 
     async def result(self, job: GenerationJob) -> None:
         running = self._jobs.running(job.key)
@@ -35,3 +37,9 @@ class InProcessGenerationQueue(GenerationQueue):
 
     async def waiting(self) -> int:
         return 0  # a job starts as it is queued
+
+
+async def _in_turn(runner: JobRunner, job: GenerationJob) -> None:
+    if job.delay_seconds:  # its turn under the model provider's limits
+        await asyncio.sleep(job.delay_seconds)
+    await runner.run(job)

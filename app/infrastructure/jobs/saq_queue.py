@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, cast
 from uuid import UUID
 
@@ -48,6 +49,10 @@ UPKEEP_SECONDS = 3  # how often a worker says it is alive
 ABORT_WAIT_SECONDS = 2.0
 WAIT_SLICE_SECONDS = 2  # a result is awaited by notice, and read again this often
 RUNS = 3  # a job is run at most this many times (its worker dying each time)
+# A job waiting its turn is released to the workers this early (SAQ schedules by whole
+# seconds, and a worker looks every second) and waits out the rest to the millisecond, so that
+# jobs released together still start spaced as their turns were.
+EARLY_RELEASE_SECONDS = 2
 # What a failed job's answer may name: raised again, with its detail, where its result is awaited.
 _FAILURES: dict[str, type[Exception]] = {
     kind.__name__: kind
@@ -112,27 +117,35 @@ class SaqGenerationQueue(GenerationQueue):
     async def enqueue(self, job: GenerationJob) -> None:
         trace_context: dict[str, str] = {}
         propagate.inject(trace_context)  # the job's span goes in the request's trace
+        not_before = time.time() + job.delay_seconds if job.delay_seconds else None
         try:
             async with asyncio.timeout(self._command_timeout):
                 await self._queue.enqueue(
                     FUNCTION,
                     key=job.key,
-                    timeout=self._timeout,
+                    timeout=self._timeout + EARLY_RELEASE_SECONDS,  # waited out in the job
                     heartbeat=HEARTBEAT_SECONDS,
                     retries=RUNS,
+                    scheduled=_released_at(not_before),
                     kind=job.kind.value,
                     user_id=job.user_id.value,
                     book_id=str(job.book_id),
                     attempt_id=job.attempt_id,
                     request_id=job.request_id,
                     trace_context=trace_context,
+                    not_before=not_before,
                 )
         except (RedisError, OSError, TimeoutError) as error:
             raise StoreUnavailable(f"the job queue is unreachable: {error!r}") from None
 
     async def result(self, job: GenerationJob) -> None:
         # Past the job's own timeout (and a sweep) it has ended one way or another.
-        deadline = asyncio.get_running_loop().time() + self._timeout + SWEEP_SECONDS * 2
+        deadline = (
+            asyncio.get_running_loop().time()
+            + job.delay_seconds
+            + self._timeout
+            + SWEEP_SECONDS * 2
+        )
         try:
             async with asyncio.timeout(self._command_timeout):
                 queued = await self._queue.job(job.key)
@@ -154,7 +167,9 @@ class SaqGenerationQueue(GenerationQueue):
     async def waiting(self) -> int:
         try:
             async with asyncio.timeout(self._command_timeout):
-                return await self._queue.count("queued")
+                # Queued or scheduled (waiting their turn), not running.
+                incomplete = await self._queue.count("incomplete")
+                return max(0, incomplete - await self._queue.count("active"))
         except (RedisError, OSError, TimeoutError) as error:
             raise StoreUnavailable(f"the job queue is unreachable: {error}") from None
 
@@ -197,7 +212,7 @@ class GenerationWorker:
             with tracer.start_as_current_span(
                 f"job {job.kind}", context=parent, attributes={"littlewriter.job": job.key}
             ):
-                return await _run(runner, job, saq_job)
+                return await _run(runner, job, saq_job, payload.get("not_before"))
 
         self._worker: Worker[Any] = Worker(
             queue,
@@ -223,10 +238,21 @@ class GenerationWorker:
             await asyncio.gather(self._running, return_exceptions=True)
 
 
-async def _run(runner: JobRunner, job: GenerationJob, saq_job: Job) -> dict[str, str | None]:
+def _released_at(not_before: float | None) -> int:
+    """When SAQ gives a job to the workers: at once, or shortly before its turn."""
+    if not_before is None or not_before - time.time() <= EARLY_RELEASE_SECONDS:
+        return 0
+    return int(not_before) - EARLY_RELEASE_SECONDS
+
+
+async def _run(
+    runner: JobRunner, job: GenerationJob, saq_job: Job, not_before: float | None
+) -> dict[str, str | None]:
     token = bind_request_id(job.request_id)
     beating = asyncio.create_task(_heartbeat(saq_job))
     try:
+        if not_before is not None and (early := not_before - time.time()) > 0:
+            await asyncio.sleep(early)  # its turn under the model provider's limits
         await runner.run(job, redelivered=saq_job.attempts > 1)
     except Exception as error:
         if type(error).__name__ not in _FAILURES:

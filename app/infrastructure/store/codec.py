@@ -58,6 +58,9 @@ def dumps(book: Book) -> str:
             "started_at": generation.started_at.isoformat(),
             "lease_deadline": generation.lease_deadline.isoformat(),
             "request_id": generation.request_id,
+            "work_starts_at": None
+            if generation.work_starts_at is None
+            else generation.work_starts_at.isoformat(),
         },
         "finish_claim": None if book.finish_claim is None else _claim_doc(book.finish_claim),
         "recent_changes": list(book.recent_changes),
@@ -178,6 +181,7 @@ def loads(raw: str | bytes) -> Book:
             started_at=datetime.fromisoformat(generation["started_at"]),
             lease_deadline=datetime.fromisoformat(generation["lease_deadline"]),
             request_id=generation.get("request_id"),
+            work_starts_at=_optional_time(generation.get("work_starts_at")),
         ),
         version=doc["version"],
         # Documents written before these fields existed read as empty: no sheet, no cost yet.

@@ -210,6 +210,11 @@ class BookOut(BaseModel):
     created_at: str
     updated_at: str
     expires_at: str
+    queued_until: str | None = Field(
+        description="While `generating`: when the page's work is expected to start, as it "
+        "waits its turn under the model provider's limits; null once it started, or when it "
+        "did not wait."
+    )
 
 
 class FinishedPageOut(BaseModel):

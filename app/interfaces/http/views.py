@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from app.domain.book import Book
+from app.domain.book import Book, BookState
 from app.domain.finished import FinishedBook, FinishedBookSummary
 from app.domain.values import BookSpec, Page, Usage
 from app.interfaces.http.schemas import (
@@ -47,7 +47,16 @@ def book_view(book: Book, now: datetime, link: LinkMaker) -> BookOut:
         created_at=rfc3339(book.created_at),
         updated_at=rfc3339(book.updated_at),
         expires_at=rfc3339(book.expires_at),
+        queued_until=_queued_until(book, now),
     )
+
+
+def _queued_until(book: Book, now: datetime) -> str | None:
+    generation = book.generation
+    if generation is None or book.state_at(now) is not BookState.GENERATING:
+        return None
+    starts_at = generation.waiting_until(now)
+    return None if starts_at is None else rfc3339(starts_at)
 
 
 def _page(page: Page, now: datetime, link: LinkMaker) -> PageOut:
