@@ -36,6 +36,8 @@ Cheat sheet (every scripting method returns the endpoint, so calls chain)
 
     Sticky until changed or reset:
     fake.<endpoint>.delay(0.3)                  # sleep before answering (from arrival)
+    fake.<endpoint>.rate_limit(2, per_seconds=1.0)   # 429 rate_limit_exceeded for a call
+                                                     # beyond 2 answered in any 1 s
     fake.moderations.flag("wolf", "knife", category="violence")  # inputs containing these
     fake.structured_default = lambda schema_name, request: {...}  # default JSON payload
     fake.validate_schemas = False               # skip the strict-mode schema check (see below)
@@ -485,6 +487,9 @@ def _payload_text(payload: Any, request: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
+_RATE_CODE = "rate_limit_exceeded"
+
+
 class Endpoint:
     """Scripting, call log and dispatch shared by every endpoint."""
 
@@ -496,6 +501,8 @@ class Endpoint:
         self._queue: deque[_Outcome] = deque()
         self._always: _Outcome | None = None
         self._delay = 0.0
+        self._rate: tuple[int, float] | None = None
+        self._admitted: deque[float] = deque()  # arrivals inside the rate's window
         self._calls: list[Call] = []
         self._in_flight = 0
         self._max_in_flight = 0
@@ -523,6 +530,14 @@ class Endpoint:
                 self._queue.extend([outcome] * times)
         return self
 
+    def rate_limit(self, calls: int, per_seconds: float) -> Self:
+        """From now on, a call arriving when `calls` calls were answered within the last
+        `per_seconds` is refused with 429 `rate_limit_exceeded`, as OpenAI does above an
+        account's limits (refused calls do not count)."""
+        with self._cond:
+            self._rate = (calls, per_seconds)
+        return self
+
     def delay(self, seconds: float) -> Self:
         """Every call from now on waits `seconds` before answering (0 to stop)."""
         with self._cond:
@@ -534,6 +549,8 @@ class Endpoint:
             self._queue.clear()
             self._always = None
             self._delay = 0.0
+            self._rate = None
+            self._admitted.clear()
             self._calls = []
             self._in_flight = 0
             self._max_in_flight = 0
@@ -601,7 +618,9 @@ class Endpoint:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
             outcome: _Outcome | None = None
-            if isinstance(body, dict) and problem is None:
+            if isinstance(body, dict) and problem is None and self._over_rate(now):
+                outcome = _Fail(429, "Rate limit reached for requests", None, _RATE_CODE, None, {})
+            elif isinstance(body, dict) and problem is None:
                 outcome = self._queue.popleft() if self._queue else self._always
             delay = self._delay
             self._cond.notify_all()
@@ -634,6 +653,18 @@ class Endpoint:
                 self._cond.notify_all()
         headers = {**answer.headers, "x-request-id": request_id}
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+    def _over_rate(self, now: float) -> bool:
+        """Whether a call arriving now is above the rate (else it is counted); under the lock."""
+        if self._rate is None:
+            return False
+        calls, per_seconds = self._rate
+        while self._admitted and self._admitted[0] <= now - per_seconds:
+            self._admitted.popleft()
+        if len(self._admitted) >= calls:
+            return True
+        self._admitted.append(now)
+        return False
 
     def _broke(self, exc: Exception) -> _Answer:
         with self._cond:

@@ -688,3 +688,18 @@ async def test_the_fake_offers_a_ready_made_client(fake_openai: FakeOpenAI) -> N
 
         assert ready_made.max_retries == 0
         assert result.results
+
+
+async def test_a_rate_limit_refuses_calls_above_it_with_429_until_the_window_moves(
+    fake_openai: FakeOpenAI, sdk: AsyncOpenAI
+) -> None:
+    fake_openai.images.rate_limit(2, per_seconds=0.5)
+    draw = {"model": "gpt-image-1", "prompt": "a fox"}
+    await sdk.images.generate(**draw)  # type: ignore[call-overload]
+    await sdk.images.generate(**draw)  # type: ignore[call-overload]
+    with pytest.raises(openai.RateLimitError) as refused:
+        await sdk.images.generate(**draw)  # type: ignore[call-overload]
+    assert refused.value.code == "rate_limit_exceeded"
+    await asyncio.sleep(0.55)
+    await sdk.images.generate(**draw)  # type: ignore[call-overload]
+    assert [call.status for call in fake_openai.images.calls] == [200, 200, 429, 200]

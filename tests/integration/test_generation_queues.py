@@ -5,8 +5,11 @@ queued twice runs once, its failure reaches whoever awaits its result, an unknow
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -31,9 +34,11 @@ class Runner(JobRunner):
         self.failing: set[str] = set()
         self.holding: dict[str, asyncio.Event] = {}
         self.started = asyncio.Event()
+        self.started_at: dict[str, float] = {}
 
     async def run(self, job: GenerationJob, *, redelivered: bool = False) -> None:
         self.runs.append((job.attempt_id, redelivered))
+        self.started_at[job.attempt_id] = time.monotonic()
         self.started.set()
         if (gate := self.holding.get(job.attempt_id)) is not None:
             await gate.wait()
@@ -139,3 +144,39 @@ async def test_a_job_whose_worker_stops_in_the_middle_runs_again_on_another() ->
         await saq.close()
     assert first.runs == [(queued.attempt_id, False)]
     assert second.runs == [(queued.attempt_id, True)]
+
+
+async def test_a_job_is_not_started_before_its_turn(queue: Started) -> None:
+    the_queue, runner, _ = queue
+    waiting = replace(job(), delay=timedelta(seconds=1.5))
+    queued_at = time.monotonic()
+    await the_queue.enqueue(waiting)
+    await asyncio.wait_for(the_queue.result(waiting), 15)
+    started_after = runner.started_at[waiting.attempt_id] - queued_at
+    assert 1.5 <= started_after < 6  # its turn, then at most a schedule round late
+    assert await the_queue.waiting() == 0
+
+
+async def test_a_job_just_taken_by_a_worker_is_not_swept_before_it_starts() -> None:
+    """A worker that took a job and has not yet marked it active (a busy machine) keeps it at
+    the next sweep; at the one after, a job still not started is put back."""
+    redis = Redis.from_url(service_url("LW_TEST_REDIS_URL"))
+    saq = SaqGenerationQueue(
+        redis=redis,
+        job_timeout_seconds=30,
+        tracer=NoOpTracerProvider().get_tracer(__name__),
+        metrics=ServiceMetrics(),
+        command_timeout_seconds=2.0,
+        name=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    await saq.connect()
+    try:
+        queued = job()
+        await saq.enqueue(queued)
+        taken = await saq._queue.dequeue(timeout=1)  # as a worker's slot takes it
+        assert taken is not None
+        assert await saq._queue.sweep(lock=1) == []
+        await asyncio.sleep(1.1)  # the sweep's lock passes
+        assert await saq._queue.sweep(lock=1) == [taken.id]
+    finally:
+        await saq.close()

@@ -70,13 +70,55 @@ _FAILURES: dict[str, type[Exception]] = {
 }
 
 
+# What SAQ's sweep lists, under its lock (the script of saq/queue/redis.py, RedisQueue.sweep):
+# every job in the active list, with its stored state.
+_LIST_ACTIVE = """
+local id_jobs = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+        id_jobs[i] = {v, redis.call('GET', v)}
+    end
+end
+return id_jobs
+"""
+TAKEN_MARK_SECONDS = 60
+
+
 class _SweepingQueue(RedisQueue):
-    """SAQ's queue, whose sweep waits two seconds, not five, for a stuck job's worker to
-    acknowledge its abort before putting the job back: the sweep handles stuck jobs one after
-    another, and after a worker with a hundred jobs died it would take minutes. Two seconds is
-    past a live worker's abort check (every second), so a worker that was only slow stops its
-    run before the job is run again; if not, the attempt fence on the book and the named
-    changes still keep it to one stored page."""
+    """SAQ's queue, with two changes to its sweep of stuck jobs.
+
+    A job a worker has just taken (moved to the active list) but not yet marked active is left
+    for one more sweep: SAQ sweeps it at once, and on a busy machine the worker that took it
+    is only late to say so, so the job ran twice (tobymao/saq#277; seen in
+    bench/workers_bench.py). A job still not started at the next sweep is put back.
+
+    And the sweep waits two seconds, not five, for a stuck job's worker to acknowledge its
+    abort before putting the job back: the sweep handles stuck jobs one after another, and
+    after a worker with a hundred jobs died it would take minutes. Two seconds is past a live
+    worker's abort check (every second), so a worker that was only slow stops its run before
+    the job is run again; if not, the attempt fence on the book and the named changes still
+    keep it to one stored page."""
+
+    def __init__(self, redis: Redis, *, name: str) -> None:
+        super().__init__(redis, name=name)
+        listing = redis.register_script(_LIST_ACTIVE)
+
+        async def stuck_candidates(
+            keys: list[str], args: list[Any], client: Redis | None = None
+        ) -> list[tuple[bytes, bytes | None]]:
+            id_jobs = await listing(keys=keys, args=args, client=client)
+            return [pair for pair in id_jobs if not await self._just_taken(*pair)]
+
+        self._cleanup_script = cast(Any, stuck_candidates)
+
+    async def _just_taken(self, job_id: bytes, stored: bytes | None) -> bool:
+        """Taken by a worker that has not said it started it, and not seen so before."""
+        job = self.deserialize(stored)
+        if job is None or job.status is not Status.QUEUED:
+            return False
+        mark = f"lw:saq-taken:{job_id.decode()}:{job.attempts}"
+        return bool(await self.redis.set(mark, 1, nx=True, ex=TAKEN_MARK_SECONDS))
 
     async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_SECONDS) -> list[str]:
         return await super().sweep(lock, abort=min(abort, ABORT_WAIT_SECONDS))
