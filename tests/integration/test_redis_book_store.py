@@ -77,6 +77,20 @@ async def test_added_book_reads_back_identically(store: RedisBookStore) -> None:
     assert stored.created_at == book.created_at and stored.expires_at == book.expires_at
 
 
+async def test_each_read_is_a_book_of_its_own(store: RedisBookStore) -> None:
+    # Reads of an unchanged document are decoded once: what one reader changes, no other sees.
+    book = new_book()
+    await store.add(book)
+    first, second = await store.get(book.user_id), await store.get(book.user_id)
+    assert first is not None and second is not None and first is not second
+    first.mark_change("change-1")
+    first.begin_generation("attempt-1", ChildInput("a glowing map"), datetime.now(UTC), LEASE)
+    again = await store.get(book.user_id)
+    assert again is not None and again is not second
+    assert not again.has_change("change-1") and again.generation is None
+    assert again.state is BookState.IN_PROGRESS and again.pending_events == ()
+
+
 async def test_a_generating_book_keeps_its_attempt_and_lease(store: RedisBookStore) -> None:
     book = new_book()
     await store.add(book)

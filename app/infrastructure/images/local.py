@@ -69,7 +69,7 @@ class LocalImageStorage(ImageStorage):
         return await _io(_list, self._root, prefix)
 
     def url(self, key: str) -> str:
-        self._path(key)
+        _check_layout_key(key)
         return self._signer.sign(key)
 
     def verify(self, key: str, expires: str | None, signature: str | None) -> None:
@@ -80,8 +80,7 @@ class LocalImageStorage(ImageStorage):
         await _io(_probe, self._root)
 
     def _path(self, key: str) -> Path:
-        if not _is_layout_key(key):
-            raise ValueError(f"not an image key of the storage layout: {key!r}")
+        _check_layout_key(key)
         return self._root / key
 
     def _delete_all(self, paths: Iterable[Path]) -> None:
@@ -115,6 +114,11 @@ def _list(root: Path, prefix: str) -> list[StoredObject]:
                 modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
                 found.append(StoredObject(key, modified))
     return sorted(found, key=lambda item: item.key)
+
+
+def _check_layout_key(key: str) -> None:
+    if not _is_layout_key(key):
+        raise ValueError(f"not an image key of the storage layout: {key!r}")
 
 
 def _is_layout_key(key: str) -> bool:

@@ -14,13 +14,16 @@ from app.application.ports.system import Clock
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _DOMAIN = b"littlewriter-image-url-v1\n"
+MAX_CACHED_LINKS = 20_000
 
 
 class ImageUrlSigner:
     """Signs `/images/{key}` links valid for at least `ttl`.
 
     The expiry is rounded up to the next `granularity` boundary, so the links made for one image
-    within that window are identical and a client's HTTP cache can reuse the bytes.
+    within that window are identical and a client's HTTP cache can reuse the bytes; they are
+    also signed once and kept until the window moves (an answer carries a link per page, and
+    the HMAC and quoting were most of the cost of a reader's poll).
     """
 
     def __init__(
@@ -40,11 +43,21 @@ class ImageUrlSigner:
         self._ttl = ttl
         self._clock = clock
         self._granularity = int(granularity.total_seconds())
+        self._ttl_seconds = ttl.total_seconds()
+        self._links: dict[tuple[str, int], str] = {}
+        self._links_expire = 0
 
     def sign(self, key: str) -> str:
         expires = self._expires()
-        signature = self._signature(key, str(expires))
-        return f"/images/{quote(key, safe='/@')}?expires={expires}&signature={signature}"
+        if expires != self._links_expire or len(self._links) >= MAX_CACHED_LINKS:
+            self._links = {}  # a new window: no link of the last one is made again
+            self._links_expire = expires
+        link = self._links.get((key, expires))
+        if link is None:
+            signature = self._signature(key, str(expires))
+            link = f"/images/{quote(key, safe='/@')}?expires={expires}&signature={signature}"
+            self._links[(key, expires)] = link
+        return link
 
     def verify(self, key: str, expires: str | None, signature: str | None) -> None:
         """Raises `ImageLinkRejected` unless this signer made the link and it has not expired."""
@@ -59,7 +72,7 @@ class ImageUrlSigner:
             raise ImageLinkRejected("the image link has expired")
 
     def _expires(self) -> int:
-        earliest = int(self._clock.now().timestamp() + self._ttl.total_seconds())
+        earliest = int(self._clock.now().timestamp() + self._ttl_seconds)
         return (earliest // self._granularity + 1) * self._granularity
 
     def _signature(self, key: str, expires: str) -> str:

@@ -7,6 +7,7 @@ Runs unchanged on a real Redis or on an in-process fakeredis server (with lupa f
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ DEFAULT_EVENTS_KEPT = 500
 # Which request finished the user's last book: a retry whose reply was lost is answered with it.
 FINISHED_PREFIX = "lw:finished:"
 DEFAULT_FINISHED_KEPT = timedelta(hours=24)
+DECODED_BOOKS_KEPT = 1024
 
 
 def book_key(user_id: UserId) -> str:
@@ -58,6 +60,14 @@ def _expiry_ms(book: Book) -> int:
 def _event_fields(event: BookEvent) -> tuple[str, str]:
     data = {"book_id": str(event.book_id), "version": event.version, **event.data}
     return event.name.value, json.dumps(data, ensure_ascii=False)
+
+
+# A client polls a book that mostly has not changed since its last read: decoding a document
+# (which validates every value object again) is done once per stored version, keyed by the
+# document itself, so a changed book is never read from here stale.
+@functools.lru_cache(maxsize=DECODED_BOOKS_KEPT)
+def _decoded(raw: str | bytes) -> Book:
+    return codec.loads(raw)
 
 
 def _script(name: str) -> str:
@@ -97,7 +107,8 @@ class RedisBookStore(BookInProgressRepository):
     async def get(self, user_id: UserId) -> Book | None:
         async with _translated():
             raw = await self._redis.get(book_key(user_id))
-        return None if raw is None else codec.loads(raw)
+        # Each reader gets its own copy: the use cases change the book they read.
+        return None if raw is None else _decoded(raw).copy()
 
     async def add(self, book: Book) -> None:
         key = book_key(book.user_id)

@@ -12,7 +12,7 @@ from app.application.ports.stores import CURSOR_PATTERN
 from app.domain.book import Book
 from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Language, Title
 from app.interfaces.composition import Services
-from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
+from app.interfaces.http.dependencies import CurrentUser, Links, ReaderDep, ServicesDep
 from app.interfaces.http.idempotency import (
     ClientRequestId,
     IdempotentRoute,
@@ -91,10 +91,13 @@ async def start_book(
     return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
 
 
-@router.get("/current", responses={404: _problem}, summary="The book in progress")
-async def current_book(user: CurrentUser, services: ServicesDep, link: Links) -> BookOut:
-    book = await services.use_cases.queries.current(user)
-    return book_view(book, services.clock.now(), link)
+@router.get(
+    "/current", response_model=BookOut, responses={404: _problem}, summary="The book in progress"
+)
+async def current_book(reader: ReaderDep) -> Response:
+    services = reader.services
+    book = await services.use_cases.queries.current(reader.user)
+    return json_response(book_view(book, services.clock.now(), reader.link))
 
 
 @router.delete(
