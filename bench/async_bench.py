@@ -16,8 +16,14 @@ A page's critical path is max(text + questions, picture) = 2 x latency: the over
 time to `page_done` less that. The server's event-loop lag (a task sleeping 50 ms, recording how
 late it wakes) is read from its bench-only route /bench/stats.
 
+With `--workers N` (a real Redis) the server only accepts pages (LW_RUN_JOBS=false) and N
+`bench/slow_ai_worker.py` processes (`littlewriter worker` with the same slow generators) run
+them; pages per second and the CPU of the server and the workers are reported too, and every
+user's book is read at the end: one page stored, its picture ready.
+
 Usage: .venv/bin/python bench/async_bench.py [--users 500] [--latency 2.0]
     [--redis-url redis://127.0.0.1:6379/3 | --embedded] [--pictures drawn|cached] [--ramp S]
+    [--workers N [--worker-concurrency C]] [--job-queue NAME]
     [--gc-freeze] [--py-spy FILE [--py-spy-phase run|burst|pages]] [--json PATH]
 The Redis database is FLUSHED first: give the bench a database of its own (not 0). The Redis
 command counts are the server's (INFO commandstats): keep other clients off that Redis.
@@ -67,6 +73,8 @@ BOOK = {
     "setting": "a snowy forest",
 }
 SERVER = Path(__file__).with_name("slow_ai_server.py")
+WORKER = Path(__file__).with_name("slow_ai_worker.py")
+WORKER_READY = "worker running up to"  # what `run_worker` logs once it takes jobs
 HOST = "127.0.0.1"
 
 
@@ -339,6 +347,93 @@ def running_server(
                 process.wait(timeout=15)
 
 
+@contextlib.contextmanager
+def running_workers(
+    env: dict[str, str], args: argparse.Namespace, log_dir: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`--workers` worker processes with the server's slow generators (none by default)."""
+    processes: list[subprocess.Popen[bytes]] = []
+    command = [sys.executable, str(WORKER), "--latency", str(args.latency)]
+    command += ["--pictures", args.pictures]
+    if args.worker_concurrency is not None:
+        command += ["--concurrency", str(args.worker_concurrency)]
+    try:
+        for index in range(args.workers):
+            with (log_dir / f"worker-{index}.log").open("wb") as log:
+                processes.append(
+                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()  # a graceful stop: nothing is running by then
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+async def wait_workers_ready(workers: list[subprocess.Popen[bytes]], log_dir: Path) -> None:
+    async with asyncio.timeout(60):
+        for index, process in enumerate(workers):
+            log = log_dir / f"worker-{index}.log"
+            while WORKER_READY not in log.read_text(errors="replace"):
+                if process.poll() is not None:
+                    raise SystemExit(f"worker {index} exited during start-up (log {log})")
+                await asyncio.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def keep_logs(log_dir: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for log in log_dir.glob("*.log"):
+        shutil.copy(log, into / log.name)
+
+
+def tracebacks(log_dir: Path) -> int:
+    return sum(log.read_text(errors="replace").count("Traceback") for log in log_dir.glob("*.log"))
+
+
+async def check_stored(api: httpx.AsyncClient, users: list[User], concurrency: int) -> Counter[str]:
+    """Every user's book as stored: exactly one page (page 1, this user's input), its picture
+    ready, the book no longer generating."""
+    gate = asyncio.Semaphore(concurrency)
+    problems: Counter[str] = Counter()
+
+    async def read(user: User) -> None:
+        async with gate:
+            response = await api.get(
+                "/v1/books/current", headers={"Authorization": f"Bearer {user.token}"}
+            )
+        if response.status_code != 200:
+            problems[f"read_{response.status_code}"] += 1
+            return
+        book = response.json()
+        pages = book["pages"]
+        if len(pages) == 0:
+            problems["no_page_stored"] += 1
+        elif len(pages) > 1:
+            problems["pages_stored_twice"] += 1
+        elif pages[0]["number"] != 1 or f"({user.index})" not in pages[0]["input"]:
+            problems["wrong_page_stored"] += 1
+        elif pages[0]["image_status"] != "ready":
+            problems[f"picture_{pages[0]['image_status']}"] += 1
+        if book["id"] != user.book_id:
+            problems["wrong_book"] += 1
+        if book["state"] == "generating":
+            problems["still_generating"] += 1
+
+    await asyncio.gather(*(read(user) for user in users))
+    return problems
+
+
 async def wait_ready(api: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
     async with asyncio.timeout(60):
         while True:
@@ -446,7 +541,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         LW_QUOTA_SERVICE_IMAGES_PER_DAY="100000000",
         LW_EVENTS_MAX_STREAMS=str(max(600, args.users + 100)),
         LW_EVENTS_MAX_STREAMS_PER_USER="5",
+        LW_JOB_QUEUE=args.job_queue,
     )
+    if args.workers:
+        if redis_url is None:
+            raise SystemExit("--workers needs a real Redis (--redis-url)")
+        env["LW_RUN_JOBS"] = "false"  # the server only accepts; the workers write the pages
     if redis_url is not None:
         env["LW_REDIS_URL"] = redis_url
     env.update(setting.split("=", 1) for setting in args.server_env)  # type: ignore[misc]
@@ -466,12 +566,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     lag_task = asyncio.create_task(client_lag(lag_samples))
     report: dict[str, Any] = {}
     try:
-        with running_server(env, port, args, log_path) as process:
+        with (
+            running_server(env, port, args, log_path) as process,
+            running_workers(env, args, data_dir) as workers,
+        ):
             limits = httpx.Limits(max_connections=args.start_concurrency + 8)
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{port}", limits=limits, timeout=120
             ) as api:
                 await wait_ready(api, process)
+                await wait_workers_ready(workers, data_dir)
                 t = time.perf_counter()
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
@@ -506,6 +610,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(0.5)  # attached
                 commands_before = redis_commands(redis_url)
                 at_burst = await stats(api, reset=True, objects=True)
+                workers_cpu = sum(cpu_seconds(w.pid) for w in workers)
                 lag_samples.clear()
                 client_cpu = time.process_time()
                 burst = time.perf_counter()
@@ -541,6 +646,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 except TimeoutError:
                     timed_out = True
                 finished = time.perf_counter()
+                workers_cpu = sum(cpu_seconds(w.pid) for w in workers) - workers_cpu
                 commands_after = redis_commands(redis_url)
                 after_run = await stats(api, reset=True)
                 stop_py_spy(spy)
@@ -548,6 +654,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 client_cpu = time.process_time() - client_cpu
                 await asyncio.sleep(1.0)  # late duplicates would arrive now
                 settled = await stats(api)
+                stored = await check_stored(api, users, args.start_concurrency)
+                for stream in streams:  # before the server stops: it need not cancel them
+                    stream.close()
                 report = analyse(
                     args,
                     users,
@@ -565,6 +674,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     timed_out,
                 )
                 report["client_cpu_during_run_s"] = round(client_cpu, 2)
+                report["workers"] = {
+                    "processes": args.workers,
+                    "concurrency_each": args.worker_concurrency,
+                    "cpu_during_run_s": round(workers_cpu, 2),
+                }
+                report["server_and_workers_cpu_during_run_s"] = round(
+                    report["server_cpu_during_run_s"] + workers_cpu, 2
+                )
+                report["stored"] = {"problems": dict(stored), "ok": not stored}
+                if stored:
+                    report["events"]["all_delivered_in_order"] = False
                 report["redis_commands_per_page"] = per_page(
                     commands_before, commands_after, len(users)
                 )
@@ -584,8 +704,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         for task in stream_tasks:
             task.cancel()
         await asyncio.gather(*stream_tasks, lag_task, return_exceptions=True)
+    report["tracebacks_in_logs"] = tracebacks(data_dir)
     if args.keep_log is not None and log_path.exists():
         shutil.copy(log_path, args.keep_log)
+    if args.keep_logs is not None:  # the server's and the workers'
+        keep_logs(data_dir, args.keep_logs)
     shutil.rmtree(data_dir, ignore_errors=True)
     report["wall_time_s"] = round(time.perf_counter() - began, 1)
     return report
@@ -641,6 +764,8 @@ def analyse(
     timed_out: bool,
 ) -> dict[str, Any]:
     to_done = [u.page_done_at - u.sent_at for u in users if u.page_done_at is not None]
+    done_at = [u.page_done_at for u in users if u.page_done_at is not None]
+    first_sent = min(u.sent_at for u in users)
     texts = [(u, u.arrived("page_text")) for u in users]
     to_text = [at - u.sent_at for u, at in texts if at is not None]
     overhead = [t - critical for t in to_done]
@@ -694,6 +819,8 @@ def analyse(
         "server_after": {"running_jobs": settled["running_jobs"], "open": settled["open_streams"]},
         "burst_all_answered_s": round(answered - burst, 3),
         "run_s": round(finished - burst, 3),
+        # pages done / (first request sent -> last page_done)
+        "pages_per_s": round(len(done_at) / (max(done_at) - first_sent), 1) if done_at else 0.0,
     }
 
 
@@ -748,9 +875,22 @@ def print_table(report: dict[str, Any]) -> None:
         f"{report['burst_all_answered_s']} s; run {report['run_s']} s; "
         f"wall time {report['wall_time_s']} s"
     )
+    workers = report["workers"]
+    if workers["processes"]:
+        print(
+            f"{workers['processes']} worker processes, {workers['concurrency_each'] or 'default'} "
+            f"jobs at once each: worker CPU during the run {workers['cpu_during_run_s']} s, "
+            f"server + workers {report['server_and_workers_cpu_during_run_s']} s"
+        )
+    stored = report["stored"]
+    print(
+        f"pages per second {report['pages_per_s']}; stored books: "
+        f"{'one page each, picture ready' if stored['ok'] else stored['problems']}; "
+        f"tracebacks in the logs: {report['tracebacks_in_logs']}"
+    )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -807,7 +947,32 @@ def main() -> None:
         help="a setting for the server (e.g. LW_WORKER_CONCURRENCY=500); may be repeated",
     )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy the server's and workers' logs here"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes running the pages (bench/slow_ai_worker.py); the server then "
+        "runs none (LW_RUN_JOBS=false). 0 (default): the server runs them itself",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=None,
+        help="jobs each worker process runs at once (default LW_WORKER_CONCURRENCY)",
+    )
+    parser.add_argument(
+        "--job-queue",
+        default="async-bench",
+        help="LW_JOB_QUEUE of the server and the workers (a queue of the bench's own)",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One measured run (on uvloop when installed), its report."""
     if args.timeout is None:
         args.timeout = 4 * args.latency + 60
     try:
@@ -818,6 +983,12 @@ def main() -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             report = runner.run(measure(args))
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    return report
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    report = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)
