@@ -348,21 +348,10 @@ def running_server(
 
 
 @contextlib.contextmanager
-def running_workers(
-    env: dict[str, str], args: argparse.Namespace, log_dir: Path
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`--workers` worker processes with the server's slow generators (none by default)."""
+def running_workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The worker processes `start_workers` adds to the list, stopped on the way out."""
     processes: list[subprocess.Popen[bytes]] = []
-    command = [sys.executable, str(WORKER), "--latency", str(args.latency)]
-    command += ["--pictures", args.pictures]
-    if args.worker_concurrency is not None:
-        command += ["--concurrency", str(args.worker_concurrency)]
     try:
-        for index in range(args.workers):
-            with (log_dir / f"worker-{index}.log").open("wb") as log:
-                processes.append(
-                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-                )
         yield processes
     finally:
         for process in processes:
@@ -375,10 +364,28 @@ def running_workers(
                 process.wait(timeout=15)
 
 
-async def wait_workers_ready(workers: list[subprocess.Popen[bytes]], log_dir: Path) -> None:
-    async with asyncio.timeout(60):
-        for index, process in enumerate(workers):
-            log = log_dir / f"worker-{index}.log"
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+async def start_workers(
+    workers: list[subprocess.Popen[bytes]],
+    env: dict[str, str],
+    args: argparse.Namespace,
+    log_dir: Path,
+) -> None:
+    """`--workers` worker processes with the server's slow generators, one after the other
+    (each migrates the data dir's SQLite database at start-up, as the server did before)."""
+    command = [sys.executable, str(WORKER), "--latency", str(args.latency)]
+    command += ["--pictures", args.pictures]
+    if args.worker_concurrency is not None:
+        command += ["--concurrency", str(args.worker_concurrency)]
+    for index in range(args.workers):
+        log = log_dir / f"worker-{index}.log"
+        process = spawn(command, env, log)
+        workers.append(process)
+        async with asyncio.timeout(60):
             while WORKER_READY not in log.read_text(errors="replace"):
                 if process.poll() is not None:
                     raise SystemExit(f"worker {index} exited during start-up (log {log})")
@@ -568,14 +575,14 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with (
             running_server(env, port, args, log_path) as process,
-            running_workers(env, args, data_dir) as workers,
+            running_workers() as workers,
         ):
             limits = httpx.Limits(max_connections=args.start_concurrency + 8)
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{port}", limits=limits, timeout=120
             ) as api:
                 await wait_ready(api, process)
-                await wait_workers_ready(workers, data_dir)
+                await start_workers(workers, env, args, data_dir)
                 t = time.perf_counter()
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
