@@ -303,6 +303,13 @@ def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
         raise SystemExit(
             f"{url}: the bench flushes its Redis database; give it one of its own (/3)"
         )
+    me = str(client.client_id())
+    others = [c for c in client.client_list() if c.get("db") == str(db) and c["id"] != me]
+    if others:  # e.g. a worker left over from an earlier run would take this run's jobs
+        raise SystemExit(
+            f"{url}: {len(others)} other clients use this database (first: {others[0]['addr']}, "
+            f"last command {others[0].get('cmd')}); the bench needs it to itself"
+        )
     client.flushdb()
     client.close()
     return url, f"Redis {info['redis_version']} ({url}, flushed)"
@@ -402,6 +409,14 @@ def keep_logs(log_dir: Path, into: Path) -> None:
     into.mkdir(parents=True, exist_ok=True)
     for log in log_dir.glob("*.log"):
         shutil.copy(log, into / log.name)
+
+
+def jobs_run(log_dir: Path) -> int:
+    """Jobs the worker processes started (SAQ logs each one it takes)."""
+    return sum(
+        log.read_text(errors="replace").count("Processing Job")
+        for log in log_dir.glob("worker-*.log")
+    )
 
 
 def tracebacks(log_dir: Path) -> int:
@@ -712,6 +727,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             task.cancel()
         await asyncio.gather(*stream_tasks, lag_task, return_exceptions=True)
     report["tracebacks_in_logs"] = tracebacks(data_dir)
+    if args.workers:  # every page run once, by these workers: nothing else took a job
+        report["workers"]["jobs_run"] = jobs_run(data_dir)
+        if report["workers"]["jobs_run"] != len(users):
+            report["stored"]["problems"]["jobs_run_by_the_workers"] = report["workers"]["jobs_run"]
+            report["stored"]["ok"] = False
+            report["events"]["all_delivered_in_order"] = False
     if args.keep_log is not None and log_path.exists():
         shutil.copy(log_path, args.keep_log)
     if args.keep_logs is not None:  # the server's and the workers'
@@ -886,7 +907,8 @@ def print_table(report: dict[str, Any]) -> None:
     if workers["processes"]:
         print(
             f"{workers['processes']} worker processes, {workers['concurrency_each'] or 'default'} "
-            f"jobs at once each: worker CPU during the run {workers['cpu_during_run_s']} s, "
+            f"jobs at once each, {workers['jobs_run']} jobs run: worker CPU during the run "
+            f"{workers['cpu_during_run_s']} s, "
             f"server + workers {report['server_and_workers_cpu_during_run_s']} s"
         )
     stored = report["stored"]
