@@ -16,7 +16,9 @@ For every configuration: pages per second (pages done / time from the first requ
 last `page_done`), p50 / p99 overhead (request to `page_done`, less 2 x latency), the 202 p99,
 and the CPU seconds of the server and of the workers during the run. Every user's events are
 checked (each once, in order) and every user's book is read at the end (exactly one page
-stored, its picture ready); any problem makes the exit status 1.
+stored, its picture ready); any problem makes the exit status 1. The jobs the workers ran and
+the jobs their sweeps put back are counted from their logs (more runs than pages is SAQ
+redelivering, which the page's attempt fence absorbs: reported, not a failure).
 
 Usage: .venv/bin/python bench/workers_bench.py [--workers 1 2 4] [--modes total each]
     [--users 500] [--latency 2.0] [--total-concurrency N] [--concurrency-each 100]
@@ -98,6 +100,8 @@ def row(config: Configuration, report: dict[str, Any]) -> dict[str, Any]:
         "ok": events["all_delivered_in_order"],
         "problems": {**events["problems"], **report["stored"]["problems"]},
         "tracebacks": report["tracebacks_in_logs"],
+        "jobs_run": report["workers"].get("jobs_run"),
+        "jobs_swept": report["workers"].get("jobs_swept"),
         "run_s": report["run_s"],
         "wall_s": report["wall_time_s"],
     }
@@ -107,15 +111,16 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     print()
     print(
         "| configuration | pages/s | overhead p50 / p99 ms | 202 p99 ms | CPU server + workers "
-        "(s) | CPU per page (ms) | pages done, each once |"
+        "(s) | CPU per page (ms) | jobs run / swept | pages done, each once |"
     )
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         verdict = f"{r['page_done']}/{r['users']}" + ("" if r["ok"] else f" {r['problems']}")
         print(
             f"| {r['configuration']} | {r['pages_per_s']} | {r['overhead_p50_ms']} / "
             f"{r['overhead_p99_ms']} | {r['accepted_202_p99_ms']} | {r['server_cpu_s']} + "
-            f"{r['workers_cpu_s']} = {r['total_cpu_s']} | {r['cpu_ms_per_page']} | {verdict} |"
+            f"{r['workers_cpu_s']} = {r['total_cpu_s']} | {r['cpu_ms_per_page']} | "
+            f"{r['jobs_run'] or '-'} / {r['jobs_swept'] or 0} | {verdict} |"
         )
 
 
