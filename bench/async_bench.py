@@ -16,8 +16,14 @@ A page's critical path is max(text + questions, picture) = 2 x latency: the over
 time to `page_done` less that. The server's event-loop lag (a task sleeping 50 ms, recording how
 late it wakes) is read from its bench-only route /bench/stats.
 
+With `--workers N` (a real Redis) the server only accepts pages (LW_RUN_JOBS=false) and N
+`bench/slow_ai_worker.py` processes (`littlewriter worker` with the same slow generators) run
+them; pages per second and the CPU of the server and the workers are reported too, and every
+user's book is read at the end: one page stored, its picture ready.
+
 Usage: .venv/bin/python bench/async_bench.py [--users 500] [--latency 2.0]
     [--redis-url redis://127.0.0.1:6379/3 | --embedded] [--pictures drawn|cached] [--ramp S]
+    [--workers N [--worker-concurrency C]] [--job-queue NAME]
     [--gc-freeze] [--py-spy FILE [--py-spy-phase run|burst|pages]] [--json PATH]
 The Redis database is FLUSHED first: give the bench a database of its own (not 0). The Redis
 command counts are the server's (INFO commandstats): keep other clients off that Redis.
@@ -67,6 +73,8 @@ BOOK = {
     "setting": "a snowy forest",
 }
 SERVER = Path(__file__).with_name("slow_ai_server.py")
+WORKER = Path(__file__).with_name("slow_ai_worker.py")
+WORKER_READY = "worker running up to"  # what `run_worker` logs once it takes jobs
 HOST = "127.0.0.1"
 
 
@@ -295,6 +303,13 @@ def choose_store(args: argparse.Namespace) -> tuple[str | None, str]:
         raise SystemExit(
             f"{url}: the bench flushes its Redis database; give it one of its own (/3)"
         )
+    me = str(client.client_id())
+    others = [c for c in client.client_list() if c.get("db") == str(db) and c["id"] != me]
+    if others:  # e.g. a worker left over from an earlier run would take this run's jobs
+        raise SystemExit(
+            f"{url}: {len(others)} other clients use this database (first: {others[0]['addr']}, "
+            f"last command {others[0].get('cmd')}); the bench needs it to itself"
+        )
     client.flushdb()
     client.close()
     return url, f"Redis {info['redis_version']} ({url}, flushed)"
@@ -337,6 +352,116 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def running_workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The worker processes `start_workers` adds to the list, stopped on the way out."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()  # a graceful stop: nothing is running by then
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+async def start_workers(
+    workers: list[subprocess.Popen[bytes]],
+    env: dict[str, str],
+    args: argparse.Namespace,
+    log_dir: Path,
+) -> None:
+    """`--workers` worker processes with the server's slow generators, one after the other
+    (each migrates the data dir's SQLite database at start-up, as the server did before)."""
+    command = [sys.executable, str(WORKER), "--latency", str(args.latency)]
+    command += ["--pictures", args.pictures]
+    if args.worker_concurrency is not None:
+        command += ["--concurrency", str(args.worker_concurrency)]
+    for index in range(args.workers):
+        log = log_dir / f"worker-{index}.log"
+        process = spawn(command, env, log)
+        workers.append(process)
+        async with asyncio.timeout(60):
+            while WORKER_READY not in log.read_text(errors="replace"):
+                if process.poll() is not None:
+                    raise SystemExit(f"worker {index} exited during start-up (log {log})")
+                await asyncio.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def keep_logs(log_dir: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for log in log_dir.glob("*.log"):
+        shutil.copy(log, into / log.name)
+
+
+def jobs_run(log_dir: Path) -> int:
+    """Jobs the worker processes started (SAQ logs each one it takes)."""
+    return sum(
+        log.read_text(errors="replace").count("Processing Job")
+        for log in log_dir.glob("worker-*.log")
+    )
+
+
+def jobs_swept(log_dir: Path) -> int:
+    """Jobs a worker's sweep put back (at least once: a run may have been under way)."""
+    return sum(
+        log.read_text(errors="replace").count("Sweeping job")
+        for log in log_dir.glob("worker-*.log")
+    )
+
+
+def tracebacks(log_dir: Path) -> int:
+    return sum(log.read_text(errors="replace").count("Traceback") for log in log_dir.glob("*.log"))
+
+
+async def check_stored(api: httpx.AsyncClient, users: list[User], concurrency: int) -> Counter[str]:
+    """Every user's book as stored: exactly one page (page 1, this user's input), its picture
+    ready, the book no longer generating."""
+    gate = asyncio.Semaphore(concurrency)
+    problems: Counter[str] = Counter()
+
+    async def read(user: User) -> None:
+        async with gate:
+            response = await api.get(
+                "/v1/books/current", headers={"Authorization": f"Bearer {user.token}"}
+            )
+        if response.status_code != 200:
+            problems[f"read_{response.status_code}"] += 1
+            return
+        book = response.json()
+        pages = book["pages"]
+        if len(pages) == 0:
+            problems["no_page_stored"] += 1
+        elif len(pages) > 1:
+            problems["pages_stored_twice"] += 1
+        elif pages[0]["number"] != 1 or f"({user.index})" not in pages[0]["input"]:
+            problems["wrong_page_stored"] += 1
+        elif pages[0]["image_status"] != "ready":
+            problems[f"picture_{pages[0]['image_status']}"] += 1
+        if book["id"] != user.book_id:
+            problems["wrong_book"] += 1
+        if book["state"] == "generating":
+            problems["still_generating"] += 1
+
+    await asyncio.gather(*(read(user) for user in users))
+    return problems
 
 
 async def wait_ready(api: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
@@ -446,7 +571,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         LW_QUOTA_SERVICE_IMAGES_PER_DAY="100000000",
         LW_EVENTS_MAX_STREAMS=str(max(600, args.users + 100)),
         LW_EVENTS_MAX_STREAMS_PER_USER="5",
+        LW_JOB_QUEUE=args.job_queue,
     )
+    if args.workers:
+        if redis_url is None:
+            raise SystemExit("--workers needs a real Redis (--redis-url)")
+        env["LW_RUN_JOBS"] = "false"  # the server only accepts; the workers write the pages
     if redis_url is not None:
         env["LW_REDIS_URL"] = redis_url
     env.update(setting.split("=", 1) for setting in args.server_env)  # type: ignore[misc]
@@ -466,12 +596,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     lag_task = asyncio.create_task(client_lag(lag_samples))
     report: dict[str, Any] = {}
     try:
-        with running_server(env, port, args, log_path) as process:
+        with (
+            running_server(env, port, args, log_path) as process,
+            running_workers() as workers,
+        ):
             limits = httpx.Limits(max_connections=args.start_concurrency + 8)
             async with httpx.AsyncClient(
                 base_url=f"http://{HOST}:{port}", limits=limits, timeout=120
             ) as api:
                 await wait_ready(api, process)
+                await start_workers(workers, env, args, data_dir)
                 t = time.perf_counter()
                 await start_books(api, users, args.start_concurrency)
                 print(f"started {len(users)} books in {time.perf_counter() - t:.1f} s")
@@ -506,6 +640,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(0.5)  # attached
                 commands_before = redis_commands(redis_url)
                 at_burst = await stats(api, reset=True, objects=True)
+                workers_cpu = sum(cpu_seconds(w.pid) for w in workers)
                 lag_samples.clear()
                 client_cpu = time.process_time()
                 burst = time.perf_counter()
@@ -541,6 +676,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 except TimeoutError:
                     timed_out = True
                 finished = time.perf_counter()
+                workers_cpu = sum(cpu_seconds(w.pid) for w in workers) - workers_cpu
                 commands_after = redis_commands(redis_url)
                 after_run = await stats(api, reset=True)
                 stop_py_spy(spy)
@@ -548,6 +684,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 client_cpu = time.process_time() - client_cpu
                 await asyncio.sleep(1.0)  # late duplicates would arrive now
                 settled = await stats(api)
+                stored = await check_stored(api, users, args.start_concurrency)
+                for stream in streams:  # before the server stops: it need not cancel them
+                    stream.close()
                 report = analyse(
                     args,
                     users,
@@ -565,6 +704,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     timed_out,
                 )
                 report["client_cpu_during_run_s"] = round(client_cpu, 2)
+                report["workers"] = {
+                    "processes": args.workers,
+                    "concurrency_each": args.worker_concurrency,
+                    "cpu_during_run_s": round(workers_cpu, 2),
+                }
+                report["server_and_workers_cpu_during_run_s"] = round(
+                    report["server_cpu_during_run_s"] + workers_cpu, 2
+                )
+                report["stored"] = {"problems": dict(stored), "ok": not stored}
+                if stored:
+                    report["events"]["all_delivered_in_order"] = False
                 report["redis_commands_per_page"] = per_page(
                     commands_before, commands_after, len(users)
                 )
@@ -584,8 +734,18 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         for task in stream_tasks:
             task.cancel()
         await asyncio.gather(*stream_tasks, lag_task, return_exceptions=True)
+    report["tracebacks_in_logs"] = tracebacks(data_dir)
+    if args.workers:  # every page run by these workers (nothing else took a job), and how often
+        report["workers"]["jobs_run"] = jobs_run(data_dir)
+        report["workers"]["jobs_swept"] = jobs_swept(data_dir)
+        if report["workers"]["jobs_run"] < len(users):
+            report["stored"]["problems"]["jobs_run_by_the_workers"] = report["workers"]["jobs_run"]
+            report["stored"]["ok"] = False
+            report["events"]["all_delivered_in_order"] = False
     if args.keep_log is not None and log_path.exists():
         shutil.copy(log_path, args.keep_log)
+    if args.keep_logs is not None:  # the server's and the workers'
+        keep_logs(data_dir, args.keep_logs)
     shutil.rmtree(data_dir, ignore_errors=True)
     report["wall_time_s"] = round(time.perf_counter() - began, 1)
     return report
@@ -641,6 +801,8 @@ def analyse(
     timed_out: bool,
 ) -> dict[str, Any]:
     to_done = [u.page_done_at - u.sent_at for u in users if u.page_done_at is not None]
+    done_at = [u.page_done_at for u in users if u.page_done_at is not None]
+    first_sent = min(u.sent_at for u in users)
     texts = [(u, u.arrived("page_text")) for u in users]
     to_text = [at - u.sent_at for u, at in texts if at is not None]
     overhead = [t - critical for t in to_done]
@@ -694,6 +856,8 @@ def analyse(
         "server_after": {"running_jobs": settled["running_jobs"], "open": settled["open_streams"]},
         "burst_all_answered_s": round(answered - burst, 3),
         "run_s": round(finished - burst, 3),
+        # pages done / (first request sent -> last page_done)
+        "pages_per_s": round(len(done_at) / (max(done_at) - first_sent), 1) if done_at else 0.0,
     }
 
 
@@ -748,9 +912,24 @@ def print_table(report: dict[str, Any]) -> None:
         f"{report['burst_all_answered_s']} s; run {report['run_s']} s; "
         f"wall time {report['wall_time_s']} s"
     )
+    workers = report["workers"]
+    if workers["processes"]:
+        print(
+            f"{workers['processes']} worker processes, {workers['concurrency_each'] or 'default'} "
+            f"jobs at once each, {workers['jobs_run']} jobs run, {workers['jobs_swept']} swept: "
+            f"worker CPU during the run "
+            f"{workers['cpu_during_run_s']} s, "
+            f"server + workers {report['server_and_workers_cpu_during_run_s']} s"
+        )
+    stored = report["stored"]
+    print(
+        f"pages per second {report['pages_per_s']}; stored books: "
+        f"{'one page each, picture ready' if stored['ok'] else stored['problems']}; "
+        f"tracebacks in the logs: {report['tracebacks_in_logs']}"
+    )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -807,7 +986,32 @@ def main() -> None:
         help="a setting for the server (e.g. LW_WORKER_CONCURRENCY=500); may be repeated",
     )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy the server's and workers' logs here"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes running the pages (bench/slow_ai_worker.py); the server then "
+        "runs none (LW_RUN_JOBS=false). 0 (default): the server runs them itself",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=None,
+        help="jobs each worker process runs at once (default LW_WORKER_CONCURRENCY)",
+    )
+    parser.add_argument(
+        "--job-queue",
+        default="async-bench",
+        help="LW_JOB_QUEUE of the server and the workers (a queue of the bench's own)",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One measured run (on uvloop when installed), its report."""
     if args.timeout is None:
         args.timeout = 4 * args.latency + 60
     try:
@@ -818,6 +1022,12 @@ def main() -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             report = runner.run(measure(args))
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    return report
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    report = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)

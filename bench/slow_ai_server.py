@@ -193,16 +193,27 @@ def _status_kb(field_name: str) -> int:
     return 0
 
 
-def build_app(
-    settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
-) -> FastAPI:
-    overrides = Overrides(
+def slow_overrides(latency: Latency, cached: Image | None) -> Overrides:
+    """The generators of this bench (also run by `slow_ai_worker.py`'s worker processes)."""
+    return Overrides(
         context_generator=SlowContextGenerator(latency),
         question_generator=SlowQuestionGenerator(latency),
         illustrator=SlowIllustrator(latency, cached),
         moderator=OfflineModerator(),
     )
-    app = create_app(settings, overrides)
+
+
+def cached_picture() -> Image:
+    """The one picture `--pictures cached` hands back, drawn once at start-up."""
+    context = StoryContext(BookSpec((Character("Momo"),), 3, setting="a snowy forest"))
+    request = IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1)
+    return asyncio.run(PillowIllustrator().draw(request))
+
+
+def build_app(
+    settings: Settings, latency: Latency, cached: Image | None, gc_freeze: bool = False
+) -> FastAPI:
+    app = create_app(settings, slow_overrides(latency, cached))
     probe = LagProbe()
     collector = GcWatch()
     collector.install()
@@ -269,11 +280,7 @@ def main() -> None:
         help="experiment: gc.freeze() once started, so collections skip start-up's objects",
     )
     args = parser.parse_args()
-    cached = None
-    if args.pictures == "cached":
-        context = StoryContext(BookSpec((Character("Momo"),), 3, setting="a snowy forest"))
-        request = IllustrationRequest(context, IllustrationKind.PAGE, "a map", 1)
-        cached = asyncio.run(PillowIllustrator().draw(request))
+    cached = cached_picture() if args.pictures == "cached" else None
     settings = Settings()
     app = build_app(settings, Latency(args.latency), cached, args.gc_freeze)
     uvicorn.run(

@@ -8,11 +8,15 @@ import os
 import shutil
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from app.infrastructure.settings import Settings
 from app.infrastructure.tokens import ConfigurationError, TokenCodec
+
+if TYPE_CHECKING:
+    from app.interfaces.composition import Overrides
 
 log = logging.getLogger("littlewriter.cli")
 
@@ -77,12 +81,19 @@ def _worker(args: argparse.Namespace) -> int:
     """Run generation jobs from the queue on Redis until SIGTERM or SIGINT; then finish the
     running ones within LW_SHUTDOWN_GRACE_SECONDS and put the rest back."""
     import asyncio
-    import signal
 
-    from prometheus_client import start_http_server
+    settings = worker_settings(args.concurrency)
+    asyncio.run(
+        run_worker(settings, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+    )
+    return 0
 
+
+def worker_settings(concurrency: int | None = None) -> Settings:
+    """The settings of a `littlewriter worker` (from the environment, checked, logging set up):
+    it runs jobs, `concurrency` of them at once (default LW_WORKER_CONCURRENCY)."""
     from app.infrastructure.logging import configure_logging
-    from app.interfaces.composition import build_services, check_production
+    from app.interfaces.composition import check_production
 
     settings = _settings()
     if settings.redis_url is None:
@@ -90,31 +101,44 @@ def _worker(args: argparse.Namespace) -> int:
             "littlewriter worker: needs the Redis the servers use (LW_REDIS_URL); on the "
             "embedded store, `littlewriter serve` runs its own jobs"
         )
-    concurrency = args.concurrency or settings.worker_concurrency
+    concurrency = concurrency or settings.worker_concurrency
     settings = settings.model_copy(update={"run_jobs": True, "worker_concurrency": concurrency})
     check_production(settings)
     configure_logging(settings)
+    return settings
 
-    async def run() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
-        async with build_services(settings) as services:
-            scrape = None
-            if args.metrics_port is not None:
-                # Its model calls, tokens and redeliveries are counted here, not in the API.
-                scrape, _ = start_http_server(
-                    args.metrics_port, addr=args.metrics_host, registry=services.metrics.registry
-                )
-            log.info("worker running up to %d jobs at once", concurrency)
-            await stopping.wait()
-            log.info("worker stopping: finishing its jobs")
-            if scrape is not None:
-                scrape.shutdown()
 
-    asyncio.run(run())
-    return 0
+async def run_worker(
+    settings: Settings,
+    overrides: Overrides | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
+    """A worker's life: its services (with `overrides`, for a test or a bench) running jobs
+    until SIGTERM or SIGINT, then stopped as `build_services` stops them."""
+    import asyncio
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from app.interfaces.composition import build_services
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    async with build_services(settings, overrides) as services:
+        scrape = None
+        if metrics_port is not None:
+            # Its model calls, tokens and redeliveries are counted here, not in the API.
+            scrape, _ = start_http_server(
+                metrics_port, addr=metrics_host, registry=services.metrics.registry
+            )
+        log.info("worker running up to %d jobs at once", settings.worker_concurrency)
+        await stopping.wait()
+        log.info("worker stopping: finishing its jobs")
+        if scrape is not None:
+            scrape.shutdown()
 
 
 def _token(args: argparse.Namespace) -> int:
