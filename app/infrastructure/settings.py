@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     page_deadline_seconds: float = Field(default=90.0, gt=0)
 
+    access_log: bool = Field(
+        default=True,
+        description="Log a line for every answer (method, path, status, time, request id); "
+        "false when a proxy in front logs requests already.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_header_bytes: int = Field(
         default=16 * 1024,

@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=bool(settings.trusted_proxies.strip()),
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         timeout_graceful_shutdown=30,
+        access_log=False,  # the app logs every answer itself (LW_ACCESS_LOG)
         workers=args.workers,
         http="app.interfaces.http.protocol:SettingsBoundedProtocol",
     )

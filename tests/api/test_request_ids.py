@@ -119,3 +119,21 @@ async def test_the_model_provider_is_told_the_request_id_of_every_call(
     ]
     assert len(calls) >= 4  # the idea moderated, the page, its questions, its picture
     assert {call.headers.get("x-client-request-id") for call in calls} == {"page-one-42"}
+
+
+async def test_every_answer_is_logged_once_with_its_request_id_status_and_time(
+    make_client: ClientFactory, logged: io.StringIO
+) -> None:
+    client = await make_client()
+    await client.get("/v1/books/current", headers={**auth(), "X-Request-ID": "poll-7"})
+    [line] = [line for line in logged.getvalue().splitlines() if "littlewriter.access" in line]
+    assert '"GET /v1/books/current" 404' in line and "request_id=poll-7" in line
+    assert re.search(r" [0-9]+\.[0-9] ms", line)
+
+
+async def test_the_access_log_can_be_turned_off(
+    make_client: ClientFactory, logged: io.StringIO
+) -> None:
+    client = await make_client(access_log=False)
+    await client.get("/v1/books/current", headers=auth())
+    assert "littlewriter.access" not in logged.getvalue()

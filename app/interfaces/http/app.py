@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
     app.add_middleware(SecurityHeaders)
     problems.install(app)
+    app.include_router(books.polled)
     app.include_router(health.router)
     app.include_router(books.changes)
     app.include_router(books.router)

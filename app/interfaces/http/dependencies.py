@@ -85,20 +85,20 @@ Links = Annotated[LinkMaker, Depends(get_link_maker)]
 
 @dataclass(frozen=True, slots=True)
 class Reader:
-    """What a read of the caller's own books needs: who, the services, and the link maker."""
+    """What a read of the caller's own book needs: who, the services, and the link maker."""
 
     user: UserId
     services: Services
     link: LinkMaker
 
 
-# One dependency for the polled reads instead of four (the user, the services, the links and
-# the services again under them): solving each costs about as much as the rest of a poll's
-# framework work.
-async def get_reader(request: Request, credentials: Credentials) -> Reader:
+async def reader_of(request: Request) -> Reader:
+    """The caller of a polled read (a `PlainRoute`), found with the dependencies' own steps:
+    the bearer scheme's parsing and the same token check."""
     services: Services = request.app.state.services
-    user = UserId(_principal(services, credentials).user_id)
+    user = UserId(_principal(services, await _bearer(request)).user_id)
     return Reader(user, services, _link_maker(request, services))
 
 
-ReaderDep = Annotated[Reader, Depends(get_reader)]
+# A plain route's security, for its OpenAPI operation (it solves no dependency).
+BEARER = Depends(_bearer)

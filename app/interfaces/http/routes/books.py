@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.application.errors import BookNotFound
 from app.application.ports.stores import CURSOR_PATTERN
 from app.domain.book import Book
 from app.domain.values import MAX_PAGES, BookSpec, Character, ChildInput, Language, Title
 from app.interfaces.composition import Services
-from app.interfaces.http.dependencies import CurrentUser, Links, ReaderDep, ServicesDep
+from app.interfaces.http.dependencies import (
+    BEARER,
+    CurrentUser,
+    Links,
+    ServicesDep,
+    reader_of,
+)
 from app.interfaces.http.idempotency import (
     ClientRequestId,
     IdempotentRoute,
@@ -20,6 +26,7 @@ from app.interfaces.http.idempotency import (
     json_response,
 )
 from app.interfaces.http.json_route import JsonRoute
+from app.interfaces.http.plain_route import PlainRoute
 from app.interfaces.http.prefer import ASYNC_APPLIED, ASYNC_RESPONSE, PreferHeader, wants_async
 from app.interfaces.http.problems import PROBLEM_JSON
 from app.interfaces.http.schemas import (
@@ -36,6 +43,8 @@ from app.interfaces.http.views import LinkMaker, book_view, finished_view, summa
 _problem: dict[str, Any] = {"model": ProblemOut, "content": {PROBLEM_JSON: {}}}
 _common: dict[int | str, dict[str, Any]] = {401: _problem, 422: _problem, 503: _problem}
 router = APIRouter(prefix="/v1/books", tags=["books"], route_class=JsonRoute, responses=_common)
+# The read clients poll, matched before every other route.
+polled = APIRouter(prefix="/v1/books", tags=["books"], responses=_common)
 # The POST routes that change a book, each safe to repeat with an Idempotency-Key.
 changes = APIRouter(
     prefix="/v1/books", tags=["books"], route_class=IdempotentRoute, responses=_common
@@ -91,13 +100,22 @@ async def start_book(
     return json_response(view, status.HTTP_201_CREATED, {"Location": "/v1/books/current"})
 
 
-@router.get(
-    "/current", response_model=BookOut, responses={404: _problem}, summary="The book in progress"
+async def current_book(request: Request) -> Response:
+    reader = await reader_of(request)
+    book = await reader.services.use_cases.queries.current(reader.user)
+    return json_response(book_view(book, reader.services.clock.now(), reader.link))
+
+
+polled.add_api_route(
+    "/current",
+    current_book,
+    methods=["GET"],
+    response_model=BookOut,
+    responses={404: _problem},
+    summary="The book in progress",
+    dependencies=[BEARER],
+    route_class_override=PlainRoute,  # what clients poll: no dependency solving
 )
-async def current_book(reader: ReaderDep) -> Response:
-    services = reader.services
-    book = await services.use_cases.queries.current(reader.user)
-    return json_response(book_view(book, services.clock.now(), reader.link))
 
 
 @router.delete(
