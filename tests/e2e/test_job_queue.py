@@ -90,7 +90,8 @@ def test_a_worker_killed_in_the_middle_of_a_page_the_page_still_arrives_once(
     env = _env(tmp_path, fake_openai)
     auth = _auth(env, f"killed-{uuid.uuid4().hex[:10]}")
     with running_server(env | {"LW_RUN_JOBS": "false"}) as (client, _):  # an API-only server
-        assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
+        with worker(env):  # the cover is a job too
+            assert client.post("/v1/books", json=BOOK, headers=auth).status_code == 201
         fake_openai.reset()
         fake_openai.responses.delay(3.0)  # the page's text takes a while
         with worker(env) as first:
@@ -138,8 +139,8 @@ def test_a_worker_stopped_with_pages_in_flight_finishes_them(
     env = _env(tmp_path, fake_openai, LW_SHUTDOWN_GRACE_SECONDS="20")
     users = [_auth(env, f"stopped-{i}-{uuid.uuid4().hex[:8]}") for i in range(20)]
     with running_server(env | {"LW_RUN_JOBS": "false"}) as (client, _):
-        _books_started(client, users)
         with worker(env) as running:
+            _books_started(client, users)  # their covers are jobs of this worker
             _pages_in_flight(client, users, fake_openai)
             running.send_signal(signal.SIGTERM)
             assert running.wait(timeout=60) == 0
