@@ -23,12 +23,14 @@ from app.application.ports import (
     ProviderCapacity,
     QuestionGenerator,
 )
+from app.application.ports.sharing import ShareLinkRepository, ShareTokens
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
 from app.application.use_cases.finish_book import Checkpoint, FinishBook
 from app.application.use_cases.queries import BookQueries
 from app.application.use_cases.recover import RecoverStuckGenerations
 from app.application.use_cases.redraw_picture import RedrawPicture
+from app.application.use_cases.sharing import BookSharing
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
 from app.domain.values import BookLifetime
@@ -53,6 +55,7 @@ class UseCases:
     delete_book: DeleteFinishedBook
     queries: BookQueries
     recover: RecoverStuckGenerations
+    sharing: BookSharing
     jobs: GenerationJobs  # what a worker runs
 
 
@@ -68,6 +71,8 @@ def build_use_cases(
     limits: GenerationLimits,
     queue: GenerationQueue,
     capacity: ProviderCapacity,
+    share_links: ShareLinkRepository,
+    share_tokens: ShareTokens,
     clock: Clock,
     ids: IdGenerator,
     timings: Timings,
@@ -145,6 +150,9 @@ def build_use_cases(
         queries=BookQueries(books=books, finished=finished),
         recover=RecoverStuckGenerations(
             changes=changes, books=books, finish=finish_book, clock=clock
+        ),
+        sharing=BookSharing(
+            finished=finished, links=share_links, tokens=share_tokens, clock=clock, ids=ids
         ),
         jobs=GenerationJobs(
             start_book=start_book, write_page=write_page, redraw_picture=redraw_picture

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.application.errors import RateLimited, StoreUnavailable
-from app.application.ports import GenerationCost, GenerationLimits
+from app.application.ports import AddressLimits, GenerationCost, GenerationLimits
 from app.domain.values import UserId
 from app.infrastructure.settings import Settings
 
@@ -244,3 +244,30 @@ class RedisGenerationLimits(GenerationLimits):
 def _window(answer: bytes | str) -> _Window:
     remaining, wait_ms = (answer.decode() if isinstance(answer, bytes) else answer).split()
     return _Window(int(remaining), int(wait_ms))
+
+
+class RedisAddressLimits(AddressLimits):
+    """A fixed window per address (one INCR, and its expiry set with the first), on the
+    service's Redis: enough to stop a client guessing or hammering share links."""
+
+    def __init__(
+        self, *, client: Redis, rate: str, key_prefix: str = f"{KEY_PREFIX}:address"
+    ) -> None:
+        self._redis = client
+        self._item = parse(rate)
+        self._prefix = key_prefix
+
+    async def hit(self, address: str) -> None:
+        window = self._item.get_expiry()
+        key = f"{self._prefix}:{self._item.amount}:{window}:{address}"
+        async with _translated(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+            pipe.pttl(key)
+            count, _, left_ms = await pipe.execute()
+        if count > self._item.amount:
+            raise RateLimited(
+                f"Too many requests for shared books (at most {self._item.amount} "
+                f"{_every(self._item)}); wait a moment and try again.",
+                retry_after_seconds=math.ceil(max(left_ms, 1000) / 1000),
+            )

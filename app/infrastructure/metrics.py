@@ -31,6 +31,7 @@ from prometheus_client import (
 
 from app.application.errors import ContentRejected, RateLimited
 from app.application.ports import (
+    AddressLimits,
     BookInProgressRepository,
     CharacterSheet,
     ContentModerator,
@@ -104,8 +105,8 @@ class ServiceMetrics:
         self.rate_limited = Counter(
             "littlewriter_rate_limited",
             "Requests refused by a limit, by limit (generation: rate and daily quotas; "
-            "provider: the model provider's turn too far away; event_streams: a user's open "
-            "streams).",
+            "provider: the model provider's turn too far away; sharing: one address's requests "
+            "to shared books; event_streams: a user's open streams).",
             ["limit"],
             registry=r,
         )
@@ -253,6 +254,19 @@ class MeasuredLimits(GenerationLimits):
 
     async def give_back(self, user_id: UserId, cost: GenerationCost) -> None:
         await self._inner.give_back(user_id, cost)
+
+
+class MeasuredAddressLimits(AddressLimits):
+    def __init__(self, *, inner: AddressLimits, metrics: ServiceMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def hit(self, address: str) -> None:
+        try:
+            await self._inner.hit(address)
+        except RateLimited:
+            self._metrics.rate_limited.labels("sharing").inc()
+            raise
 
 
 class MeasuredProviderCapacity(ProviderCapacity):

@@ -157,6 +157,11 @@ class Settings(BaseSettings):
         description="Per-user generations (book starts, pages, illustration retries), "
         "in the `limits` notation: N/second|minute|hour|day.",
     )
+    rate_limit_sharing: str = Field(
+        default="60/minute",
+        description="Requests per client address to shared books (GET /v1/shared/..., the "
+        "reader and their exports) and to share links, in the `limits` notation.",
+    )
     quota_user_pages_per_day: int = Field(default=300, ge=1)
     quota_user_images_per_day: int = Field(default=400, ge=1)
     quota_service_pages_per_day: int = Field(default=200_000, ge=1)
@@ -226,7 +231,7 @@ class Settings(BaseSettings):
         "server died (their lease passed) and gives them back.",
     )
 
-    @field_validator("rate_limit_generation")
+    @field_validator("rate_limit_generation", "rate_limit_sharing")
     @classmethod
     def _is_a_rate(cls, value: str) -> str:
         try:

@@ -58,13 +58,20 @@ def resolve_secret(settings: Settings) -> str:
 def resolve_link_key(settings: Settings) -> bytes:
     """The key that signs the service's own image links: its own setting, or derived from the
     JWT secret so that one secret is enough for every process of a deployment."""
+    return hmac.new(_link_secret(settings), b"littlewriter image links", hashlib.sha256).digest()
+
+
+def resolve_share_key(settings: Settings) -> bytes:
+    """The key that makes share tokens: derived from the image links' secret, for another use."""
+    return hmac.new(_link_secret(settings), b"littlewriter share links", hashlib.sha256).digest()
+
+
+def _link_secret(settings: Settings) -> bytes:
     if settings.image_url_secret is not None:
-        base = settings.image_url_secret.get_secret_value()
-    elif settings.jwt_algorithm.startswith("HS"):
-        base = resolve_secret(settings)
-    else:
-        base = _secret_file(settings, LINK_SECRET_FILE, "LW_IMAGE_URL_SECRET")
-    return hmac.new(base.encode(), b"littlewriter image links", hashlib.sha256).digest()
+        return settings.image_url_secret.get_secret_value().encode()
+    if settings.jwt_algorithm.startswith("HS"):
+        return resolve_secret(settings).encode()
+    return _secret_file(settings, LINK_SECRET_FILE, "LW_IMAGE_URL_SECRET").encode()
 
 
 def _secret_file(settings: Settings, name: str, setting: str) -> str:

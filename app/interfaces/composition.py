@@ -28,6 +28,7 @@ from app.application.background import BackgroundJobs
 from app.application.concurrency import stop
 from app.application.errors import ImageStorageUnavailable
 from app.application.ports import (
+    AddressLimits,
     BookInProgressRepository,
     Clock,
     ContentModerator,
@@ -40,12 +41,14 @@ from app.application.ports import (
     ImageStorage,
     QuestionGenerator,
 )
+from app.application.ports.sharing import ShareLinkRepository
 from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint
 from app.application.wiring import Timings, UseCases, build_use_cases
 from app.domain.values import BookLifetime
 from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
 from app.infrastructure.database.repository import SqlFinishedBookRepository
+from app.infrastructure.database.share_links import SqlShareLinkRepository
 from app.infrastructure.generation.offline import (
     OfflineContextGenerator,
     OfflineModerator,
@@ -66,8 +69,9 @@ from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
 from app.infrastructure.jobs.in_process import InProcessGenerationQueue
 from app.infrastructure.jobs.saq_queue import HEARTBEAT_SECONDS, SaqGenerationQueue
-from app.infrastructure.limits import RedisGenerationLimits
+from app.infrastructure.limits import RedisAddressLimits, RedisGenerationLimits
 from app.infrastructure.metrics import (
+    MeasuredAddressLimits,
     MeasuredBookStore,
     MeasuredContextGenerator,
     MeasuredIllustrator,
@@ -80,12 +84,18 @@ from app.infrastructure.metrics import (
 from app.infrastructure.provider_capacity import KEY_PREFIX as PROVIDER_KEY_PREFIX
 from app.infrastructure.provider_capacity import ProviderLimits, RedisProviderCapacity
 from app.infrastructure.settings import Environment, Settings
+from app.infrastructure.share_tokens import HmacShareTokens
 from app.infrastructure.store.embedded import embedded_redis
 from app.infrastructure.store.redis_books import RedisBookStore
 from app.infrastructure.store.redis_events import RedisEventFeed
 from app.infrastructure.store.redis_idempotency import RedisIdempotencyStore
 from app.infrastructure.system import RandomIds, SystemClock
-from app.infrastructure.tokens import ConfigurationError, TokenCodec, resolve_link_key
+from app.infrastructure.tokens import (
+    ConfigurationError,
+    TokenCodec,
+    resolve_link_key,
+    resolve_share_key,
+)
 from app.infrastructure.tracing import TracedBackgroundJobs, Tracing
 
 if TYPE_CHECKING:  # the stubs are a development dependency
@@ -120,6 +130,7 @@ class Services:
     images: ImageStorage
     local_images: LocalImageStorage | None
     use_cases: UseCases
+    address_limits: AddressLimits
     idempotency: IdempotencyStore
     events: RedisEventFeed
     jobs: BackgroundJobs
@@ -332,6 +343,7 @@ class Storage:
     finished: FinishedBookRepository
     images: ImageStorage
     local_images: LocalImageStorage | None
+    share_links: ShareLinkRepository
 
 
 @contextlib.asynccontextmanager
@@ -343,6 +355,7 @@ async def build_storage(
         stack.callback(engine.dispose)
         tracing.trace_engine(engine)
         finished = SqlFinishedBookRepository(engine, deadline=settings.database_deadline_seconds)
+        links = SqlShareLinkRepository(engine, deadline=settings.database_deadline_seconds)
         if settings.s3_bucket is not None:
             images, s3 = _s3_images(settings, settings.s3_bucket)
             days = settings.staging_expiration_days
@@ -350,14 +363,14 @@ async def build_storage(
             stack.push_async_callback(_cancel, rule)
             # A reachable S3 gets its rule before the first request; an unreachable one later.
             await asyncio.wait({rule}, timeout=settings.s3_connect_timeout_seconds * 2)
-            yield Storage(finished, images, None)
+            yield Storage(finished, images, None, links)
             return
         signer = ImageUrlSigner(
             resolve_link_key(settings), timedelta(seconds=settings.image_url_ttl_seconds), clock
         )
         local_images = LocalImageStorage(settings.data_dir / "images", signer)
         await local_images.ensure_root()
-        yield Storage(finished, local_images, local_images)
+        yield Storage(finished, local_images, local_images, links)
 
 
 def _s3_images(settings: Settings, bucket: str) -> tuple[S3ImageStorage, S3Client]:
@@ -488,6 +501,8 @@ async def build_services(
             limits=limits,
             queue=queue,
             capacity=capacity,
+            share_links=storage.share_links,
+            share_tokens=HmacShareTokens(key=resolve_share_key(settings)),
             clock=clock,
             ids=ids,
             timings=Timings(
@@ -516,6 +531,10 @@ async def build_services(
             images=storage.images,
             local_images=storage.local_images,
             use_cases=use_cases,
+            address_limits=MeasuredAddressLimits(
+                inner=RedisAddressLimits(client=redis, rate=settings.rate_limit_sharing),
+                metrics=metrics,
+            ),
             idempotency=RedisIdempotencyStore(redis),
             events=events,
             jobs=jobs,

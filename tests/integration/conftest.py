@@ -82,6 +82,7 @@ def migrated_engine(
         upgrade_to_head(engine)
     yield engine
     with engine.begin() as connection:
+        connection.execute(text("DELETE FROM share_links"))
         connection.execute(text("DELETE FROM book_pages"))
         connection.execute(text("DELETE FROM books"))
     engine.dispose()

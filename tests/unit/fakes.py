@@ -18,6 +18,7 @@ from uuid import UUID
 from app.application.background import BackgroundJobs
 from app.application.errors import (
     BookAlreadyInProgress,
+    BookNotFound,
     ContentRejected,
     DatabaseUnavailable,
     GenerationFailed,
@@ -56,6 +57,7 @@ from app.application.ports import (
     StoredObject,
     Suggestions,
 )
+from app.application.ports.sharing import ShareLinkRepository
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
 from app.application.use_cases.finish_book import Checkpoint, FinishBook
@@ -68,6 +70,7 @@ from app.application.wiring import Timings, UseCases, build_use_cases
 from app.domain.book import Book
 from app.domain.events import BookEvent
 from app.domain.finished import FinishedBook
+from app.domain.sharing import ShareLink
 from app.domain.values import (
     BookLifetime,
     BookSpec,
@@ -81,6 +84,7 @@ from app.domain.values import (
 )
 from app.infrastructure.jobs.in_process import InProcessGenerationQueue
 from app.infrastructure.provider_capacity import ProviderLimits
+from app.infrastructure.share_tokens import HmacShareTokens
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\nfake-image"
@@ -601,6 +605,53 @@ class FakeLimits(GenerationLimits):
         return pages, images
 
 
+class InMemoryShareLinks(ShareLinkRepository):
+    """One link per book, found by its digest; a link goes with its book (as the foreign key's
+    cascade does): one whose book is gone is not found."""
+
+    def __init__(self, finished: InMemoryFinishedBooks) -> None:
+        self._finished = finished
+        self._links: dict[UUID, tuple[ShareLink, str]] = {}  # by book id
+        self.faults = Faults(DatabaseUnavailable)
+
+    def _of_book(self, book_id: UUID) -> tuple[ShareLink, str] | None:
+        if book_id not in self._finished._rows:
+            self._links.pop(book_id, None)
+            return None
+        return self._links.get(book_id)
+
+    async def active(self, book_id: UUID, now: datetime) -> ShareLink | None:
+        await asyncio.sleep(0)
+        self.faults.check("active")
+        stored = self._of_book(book_id)
+        return stored[0] if stored is not None and stored[0].active_at(now) else None
+
+    async def add(self, link: ShareLink, token_digest: str, now: datetime) -> ShareLink:
+        await asyncio.sleep(0)
+        self.faults.check("add")
+        if link.book_id not in self._finished._rows:
+            raise BookNotFound("no such book")
+        stored = self._of_book(link.book_id)
+        if stored is not None and stored[0].active_at(now):
+            return stored[0]
+        self._links[link.book_id] = (link, token_digest)
+        return link
+
+    async def revoke(self, book_id: UUID) -> bool:
+        await asyncio.sleep(0)
+        self.faults.check("revoke")
+        return self._of_book(book_id) is not None and self._links.pop(book_id) is not None
+
+    async def find(self, token_digest: str) -> ShareLink | None:
+        await asyncio.sleep(0)
+        self.faults.check("find")
+        for book_id in list(self._links):
+            stored = self._of_book(book_id)
+            if stored is not None and stored[1] == token_digest:
+                return stored[0]
+        return None
+
+
 class InMemoryProviderCapacity(ProviderCapacity):
     """The provider's limits kept in memory: each resource's next free moment, pushed on by a
     job's units (as the Redis script does); `reserved` records every wait given."""
@@ -644,6 +695,10 @@ class World:
     moderator: ScriptedModerator = field(default_factory=ScriptedModerator)
     limits: FakeLimits = field(default_factory=FakeLimits)
     capacity: InMemoryProviderCapacity = field(init=False)
+    share_links: InMemoryShareLinks = field(init=False)
+    share_tokens: HmacShareTokens = field(
+        default_factory=lambda: HmacShareTokens(key=b"unit-test share key")
+    )
     jobs: BackgroundJobs = field(default_factory=BackgroundJobs)
     queue: GenerationQueue | None = None  # else the in-process queue, on `jobs`
 
@@ -656,6 +711,7 @@ class World:
         self.question_generator = ScriptedQuestionGenerator(self.events)
         self.illustrator = ScriptedIllustrator(self.events)
         self.capacity = InMemoryProviderCapacity(clock=self.clock)
+        self.share_links = InMemoryShareLinks(self.finished)
 
     # -- the use cases, wired to the fakes by the app's own wiring ------------------------------
 
@@ -674,6 +730,8 @@ class World:
             limits=self.limits,
             queue=queue,
             capacity=self.capacity,
+            share_links=self.share_links,
+            share_tokens=self.share_tokens,
             clock=self.clock,
             ids=self.ids,
             timings=Timings(

@@ -31,6 +31,7 @@ from app.application.ports.idempotency import (
 from app.application.ports.images import ImageStorage, StoredObject
 from app.application.ports.jobs import GenerationJob, GenerationQueue, JobKind, JobRunner
 from app.application.ports.limits import (
+    AddressLimits,
     GenerationCost,
     GenerationLimits,
     ProviderCapacity,
@@ -47,6 +48,7 @@ from app.application.ports.system import Clock, IdGenerator
 __all__ = [
     "EVENT_ID_PATTERN",
     "SENT_EVENT_ID_PATTERN",
+    "AddressLimits",
     "BookEventFeed",
     "BookInProgressRepository",
     "CharacterSheet",

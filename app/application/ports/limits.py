@@ -67,3 +67,13 @@ class ProviderCapacity(ABC):
         """Reserve the job's turn: how long it waits before it may start (zero when there is
         room now). Raises RateLimited, reserving nothing, when the wait would be longer than a
         child is asked to wait; StoreUnavailable when the reservations cannot be reached."""
+
+
+class AddressLimits(ABC):
+    """Requests per client address on what anyone may call without a token (share links)."""
+
+    @abstractmethod
+    async def hit(self, address: str) -> None:
+        """Count a request from `address`; RateLimited when it is over the rate (it is counted
+        anyway: a client that keeps hammering stays refused). StoreUnavailable when the
+        counters cannot be reached."""

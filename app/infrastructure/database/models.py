@@ -127,3 +127,24 @@ class PageRow(Base):
     image_key: Mapped[str] = mapped_column(String(255))
 
     book: Mapped[BookRow] = relationship(back_populates="pages")
+
+
+class ShareLinkRow(Base):
+    """A book's one share link (a new one replaces it); deleted with its book."""
+
+    __tablename__ = "share_links"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[str] = mapped_column(book_id_type(), primary_key=True)
+    book_id: Mapped[str] = mapped_column(
+        book_id_type(), ForeignKey("books.id", ondelete="CASCADE"), unique=True
+    )
+    # The SHA-256 of the token (hex): the token itself is never stored.
+    token_digest: Mapped[str] = mapped_column(
+        CHAR(64).with_variant(
+            mysql.CHAR(64, charset="ascii", collation="ascii_bin"), *MYSQL_DIALECTS
+        ),
+        unique=True,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

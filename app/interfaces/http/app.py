@@ -22,7 +22,7 @@ from app.interfaces.http.metrics import HttpMetrics
 from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
-from app.interfaces.http.routes import admin, books, events, health, images
+from app.interfaces.http.routes import admin, books, events, health, images, sharing
 from app.interfaces.http.tracing import RequestTracing
 
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(books.changes)
     app.include_router(books.router)
     app.include_router(events.router)
+    app.include_router(sharing.router)
     app.include_router(admin.changes)
     app.include_router(admin.router)
     app.include_router(images.router)

@@ -252,6 +252,45 @@ class AdminBookOut(BookOut):
 
 class AdminFinishedBookOut(FinishedBookOut):
     usage: UsageOut
+    share_link_active: bool = Field(description="Whether the book has a share link open now.")
+
+
+class ShareIn(Request):
+    expires_in_days: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=365,
+            description="Days the link works (1-365); null: until it is taken back.",
+            examples=[30],
+        ),
+    ] = None
+
+
+class ShareLinkOut(BaseModel):
+    url: str = Field(description="The reader's page for the book: `<base>/read/<token>`.")
+    token: str
+    created_at: str
+    expires_at: str | None
+
+
+class SharedPageOut(BaseModel):
+    number: int
+    text: str
+    image_url: str
+
+
+class SharedBookOut(BaseModel):
+    """A finished book as anyone with its link sees it: never its owner, cost or inputs."""
+
+    title: str
+    language: str
+    reader_age: int | None
+    characters: list[CharacterOut]
+    page_count: int
+    cover_image_url: str
+    pages: list[SharedPageOut]
+    finished_at: str
 
 
 class BookSummaryOut(BaseModel):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from app.domain.book import Book, BookState
 from app.domain.finished import FinishedBook, FinishedBookSummary
+from app.domain.sharing import ShareLink
 from app.domain.values import BookSpec, Page, Usage
 from app.interfaces.http.schemas import (
     AdminBookOut,
@@ -17,6 +18,9 @@ from app.interfaces.http.schemas import (
     FinishedBookOut,
     FinishedPageOut,
     PageOut,
+    SharedBookOut,
+    SharedPageOut,
+    ShareLinkOut,
     UsageOut,
 )
 
@@ -99,9 +103,38 @@ def admin_book_view(book: Book, now: datetime, link: LinkMaker) -> AdminBookOut:
     return AdminBookOut(**view.model_dump(), usage=usage_view(book.usage))
 
 
-def admin_finished_view(book: FinishedBook, link: LinkMaker) -> AdminFinishedBookOut:
+def admin_finished_view(
+    book: FinishedBook, link: LinkMaker, *, shared: bool
+) -> AdminFinishedBookOut:
     view = finished_view(book, link)
-    return AdminFinishedBookOut(**view.model_dump(), usage=usage_view(book.usage))
+    return AdminFinishedBookOut(
+        **view.model_dump(), usage=usage_view(book.usage), share_link_active=shared
+    )
+
+
+def shared_view(book: FinishedBook, link: LinkMaker) -> SharedBookOut:
+    return SharedBookOut(
+        title=book.title.value,
+        language=book.spec.language.value,
+        reader_age=book.spec.reader_age,
+        characters=_characters(book.spec),
+        page_count=book.spec.page_count,
+        cover_image_url=link(book.cover_key),
+        pages=[
+            SharedPageOut(number=p.number, text=p.text, image_url=link(p.image_key))
+            for p in book.pages
+        ],
+        finished_at=rfc3339(book.finished_at),
+    )
+
+
+def share_link_view(link: ShareLink, token: str, base_url: str) -> ShareLinkOut:
+    return ShareLinkOut(
+        url=f"{base_url}/read/{token}",
+        token=token,
+        created_at=rfc3339(link.created_at),
+        expires_at=None if link.expires_at is None else rfc3339(link.expires_at),
+    )
 
 
 def summary_view(summary: FinishedBookSummary, link: LinkMaker) -> BookSummaryOut:

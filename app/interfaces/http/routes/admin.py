@@ -91,7 +91,7 @@ async def finish_user_book(
         request_id=request_id,
     )
     return json_response(
-        admin_finished_view(finished, link),
+        admin_finished_view(finished, link, shared=False),  # just finished: never shared
         status.HTTP_201_CREATED,
         {"Location": f"/v1/admin/books/{finished.id}"},
     )
@@ -102,4 +102,5 @@ async def any_book(
     book_id: BookIdPath, _: Admin, services: ServicesDep, link: Links
 ) -> AdminFinishedBookOut:
     book = await services.use_cases.queries.finished(parse_book_id(book_id), owner=None)
-    return admin_finished_view(book, link)
+    shared = await services.use_cases.sharing.link_of(book.id) is not None
+    return admin_finished_view(book, link, shared=shared)
