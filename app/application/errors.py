@@ -88,3 +88,7 @@ class IdempotencyKeyReused(ApplicationError):
 
 class JobNotFound(ApplicationError):
     """No such generation job is queued, running or recently ended."""
+
+
+class ExportUnavailable(ApplicationError):
+    """A book cannot be exported on this server (a font its script needs is not installed)."""

@@ -11,7 +11,8 @@ STAGING_PREFIX = "staging/"
 PERMANENT_PREFIX = "books/"
 _KEY = re.compile(
     r"(staging/[A-Za-z0-9_.@-]{1,64}/[0-9a-f-]{36}/[0-9a-f-]{36}\.png"
-    r"|books/[0-9a-f-]{36}/(cover|pages/[0-9]{1,2})\.png)"
+    r"|books/[0-9a-f-]{36}/(cover|pages/[0-9]{1,2})\.png"
+    r"|books/[0-9a-f-]{36}/exports/book\.(pdf|epub))"
 )
 
 
@@ -25,6 +26,11 @@ def cover_key(book_id: UUID) -> str:
 
 def page_key(book_id: UUID, number: int) -> str:
     return f"{PERMANENT_PREFIX}{book_id}/pages/{number}.png"
+
+
+def export_key(book_id: UUID, extension: str) -> str:
+    """Where a finished book's export is kept, next to its pictures (deleted with them)."""
+    return f"{PERMANENT_PREFIX}{book_id}/exports/book.{extension}"
 
 
 def book_prefix(book_id: UUID) -> str:

@@ -23,9 +23,11 @@ from app.application.ports import (
     ProviderCapacity,
     QuestionGenerator,
 )
+from app.application.ports.exports import BookRenderer
 from app.application.ports.sharing import ShareLinkRepository, ShareTokens
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
+from app.application.use_cases.exports import ExportBook
 from app.application.use_cases.finish_book import Checkpoint, FinishBook
 from app.application.use_cases.queries import BookQueries
 from app.application.use_cases.recover import RecoverStuckGenerations
@@ -56,6 +58,7 @@ class UseCases:
     queries: BookQueries
     recover: RecoverStuckGenerations
     sharing: BookSharing
+    exports: ExportBook
     jobs: GenerationJobs  # what a worker runs
 
 
@@ -73,6 +76,7 @@ def build_use_cases(
     capacity: ProviderCapacity,
     share_links: ShareLinkRepository,
     share_tokens: ShareTokens,
+    renderer: BookRenderer,
     clock: Clock,
     ids: IdGenerator,
     timings: Timings,
@@ -139,6 +143,9 @@ def build_use_cases(
         lease=timings.lease,
         deadline=timings.deadline,
     )
+    sharing = BookSharing(
+        finished=finished, links=share_links, tokens=share_tokens, clock=clock, ids=ids
+    )
     return UseCases(
         changes=changes,
         start_book=start_book,
@@ -151,9 +158,8 @@ def build_use_cases(
         recover=RecoverStuckGenerations(
             changes=changes, books=books, finish=finish_book, clock=clock
         ),
-        sharing=BookSharing(
-            finished=finished, links=share_links, tokens=share_tokens, clock=clock, ids=ids
-        ),
+        sharing=sharing,
+        exports=ExportBook(finished=finished, images=images, renderer=renderer, sharing=sharing),
         jobs=GenerationJobs(
             start_book=start_book, write_page=write_page, redraw_picture=redraw_picture
         ),

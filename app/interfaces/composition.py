@@ -49,6 +49,7 @@ from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
 from app.infrastructure.database.repository import SqlFinishedBookRepository
 from app.infrastructure.database.share_links import SqlShareLinkRepository
+from app.infrastructure.exports.renderer import FileRenderer
 from app.infrastructure.generation.offline import (
     OfflineContextGenerator,
     OfflineModerator,
@@ -503,6 +504,7 @@ async def build_services(
             capacity=capacity,
             share_links=storage.share_links,
             share_tokens=HmacShareTokens(key=resolve_share_key(settings)),
+            renderer=FileRenderer(),
             clock=clock,
             ids=ids,
             timings=Timings(

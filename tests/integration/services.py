@@ -18,3 +18,14 @@ def service_url(variable: str) -> str:
     if os.environ.get(REQUIRE) == "1":
         pytest.fail(f"{message} and {REQUIRE}=1")
     pytest.skip(message)
+
+
+def installed(path: str, package: str) -> str:
+    """`path`, a file a Debian package installs; skip the test when it is missing, or fail when
+    services are required (CI installs the package)."""
+    if os.path.exists(path):
+        return path
+    message = f"{path} is missing: this test needs Debian's {package} (apt-get install {package})"
+    if os.environ.get(REQUIRE) == "1":
+        pytest.fail(f"{message} and {REQUIRE}=1")
+    pytest.skip(message)

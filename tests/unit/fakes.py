@@ -57,6 +57,7 @@ from app.application.ports import (
     StoredObject,
     Suggestions,
 )
+from app.application.ports.exports import BookRenderer, ExportFormat
 from app.application.ports.sharing import ShareLinkRepository
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
@@ -389,8 +390,23 @@ class InMemoryImages(ImageStorage):
 
     def __init__(self) -> None:
         self.objects: dict[str, Image] = {}
+        self.exports: dict[str, tuple[bytes, str]] = {}
         self.modified: dict[str, datetime] = {}
         self.faults = Faults(ImageStorageUnavailable)
+
+    async def put_export(self, key: str, data: bytes, media_type: str) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("put_export")
+        self._valid(key)
+        self.exports[key] = (data, media_type)
+
+    async def read_export(self, key: str) -> bytes:
+        await asyncio.sleep(0)
+        self.faults.check("read_export")
+        try:
+            return self.exports[key][0]
+        except KeyError:
+            raise ImageNotFound(key) from None
 
     async def put(self, key: str, image: Image) -> None:
         await asyncio.sleep(0)
@@ -423,6 +439,7 @@ class InMemoryImages(ImageStorage):
             self._valid(key)
             self.faults.check("delete_key")
             self.objects.pop(key, None)
+            self.exports.pop(key, None)
 
     async def read(self, key: str) -> Image:
         await asyncio.sleep(0)
@@ -437,7 +454,7 @@ class InMemoryImages(ImageStorage):
         self.faults.check("list_objects")
         return [
             StoredObject(key, self.modified.get(key, datetime(2026, 1, 1, tzinfo=UTC)))
-            for key in sorted(self.objects)
+            for key in sorted([*self.objects, *self.exports])
             if key.startswith(prefix)
         ]
 
@@ -652,6 +669,21 @@ class InMemoryShareLinks(ShareLinkRepository):
         return None
 
 
+class CountingRenderer(BookRenderer):
+    """Makes a small file naming the book and its format, and counts what it made."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[UUID, ExportFormat]] = []
+
+    async def render(
+        self, book: FinishedBook, pictures: Mapping[str, bytes], export_format: ExportFormat
+    ) -> bytes:
+        await asyncio.sleep(0)
+        assert set(pictures) == set(book.image_keys()), "every picture is handed over"
+        self.made.append((book.id, export_format))
+        return f"{export_format.value}:{book.id}:{len(book.pages)}".encode()
+
+
 class InMemoryProviderCapacity(ProviderCapacity):
     """The provider's limits kept in memory: each resource's next free moment, pushed on by a
     job's units (as the Redis script does); `reserved` records every wait given."""
@@ -696,6 +728,7 @@ class World:
     limits: FakeLimits = field(default_factory=FakeLimits)
     capacity: InMemoryProviderCapacity = field(init=False)
     share_links: InMemoryShareLinks = field(init=False)
+    renderer: CountingRenderer = field(default_factory=CountingRenderer)
     share_tokens: HmacShareTokens = field(
         default_factory=lambda: HmacShareTokens(key=b"unit-test share key")
     )
@@ -732,6 +765,7 @@ class World:
             capacity=self.capacity,
             share_links=self.share_links,
             share_tokens=self.share_tokens,
+            renderer=self.renderer,
             clock=self.clock,
             ids=self.ids,
             timings=Timings(

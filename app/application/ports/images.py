@@ -1,4 +1,5 @@
-"""Image storage port: staged images that expire, permanent ones that a finished book keeps."""
+"""Image storage port: staged images that expire, permanent ones that a finished book keeps, and
+the book's exports kept beside them."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class ImageStorage(ABC):
     @abstractmethod
     async def read(self, key: str) -> Image:
         """The image's bytes; `ImageNotFound` when there is none."""
+
+    @abstractmethod
+    async def put_export(self, key: str, data: bytes, media_type: str) -> None:
+        """Keep a finished book's export (a PDF, an EPUB) under its permanent prefix."""
+
+    @abstractmethod
+    async def read_export(self, key: str) -> bytes:
+        """An export's bytes; `ImageNotFound` when there is none."""
 
     @abstractmethod
     async def list_objects(self, prefix: str) -> list[StoredObject]:

@@ -3,12 +3,15 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.application.errors import BookNotFound
+from app.application.image_keys import export_key
 from app.application.ports import FinishedBookRepository, ImageStorage
+from app.application.ports.exports import ExportFormat
 from app.domain.values import UserId
 
 
 class DeleteFinishedBook:
-    """Delete one of the user's finished books: the row first, then its permanent images.
+    """Delete one of the user's finished books: the row first (its share link goes with it),
+    then its permanent images and exports.
 
     If the images cannot be deleted after the row is gone, `littlewriter reconcile` finds them.
     """
@@ -22,4 +25,5 @@ class DeleteFinishedBook:
         if book is None or book.user_id != user_id:
             raise BookNotFound("no such book")
         await self._finished.delete(book_id)
-        await self._images.delete(book.image_keys())
+        exports = [export_key(book_id, f.value) for f in ExportFormat]
+        await self._images.delete([*book.image_keys(), *exports])

@@ -65,6 +65,12 @@ class LocalImageStorage(ImageStorage):
         data = await _io(_read, path, key)
         return Image(data, _CONTENT_TYPES[path.suffix])
 
+    async def put_export(self, key: str, data: bytes, media_type: str) -> None:
+        await _io(_write_atomically, self._path(key), data)
+
+    async def read_export(self, key: str) -> bytes:
+        return await _io(_read, self._path(key), key)
+
     async def list_objects(self, prefix: str) -> list[StoredObject]:
         return await _io(_list, self._root, prefix)
 

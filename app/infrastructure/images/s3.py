@@ -150,6 +150,22 @@ class S3ImageStorage(ImageStorage):
         with _boundary(not_found=f"no image at {key!r}"):
             return await self._thread(self._get, key)
 
+    async def put_export(self, key: str, data: bytes, media_type: str) -> None:
+        _check(key)
+        with _boundary():
+            await self._thread(
+                self._client.put_object,
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType=media_type,
+            )
+
+    async def read_export(self, key: str) -> bytes:
+        _check(key)
+        with _boundary(not_found=f"no export at {key!r}"):
+            return (await self._thread(self._get, key)).data
+
     async def list_objects(self, prefix: str) -> list[StoredObject]:
         # Many pages for `littlewriter reconcile`: each request has botocore's own timeouts,
         # the whole listing no deadline.

@@ -18,6 +18,7 @@ from app.application.errors import (
     BookNotFound,
     ContentRejected,
     DependencyUnavailable,
+    ExportUnavailable,
     GenerationFailed,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -80,6 +81,7 @@ _ERRORS: list[tuple[type[Exception], HTTPStatus, str]] = [
     (ContentRejected, HTTPStatus.UNPROCESSABLE_ENTITY, "content_rejected"),
     (GenerationFailed, HTTPStatus.BAD_GATEWAY, "generation_failed"),
     (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE, "dependency_unavailable"),
+    (ExportUnavailable, HTTPStatus.SERVICE_UNAVAILABLE, "dependency_unavailable"),
     (ImageNotFound, HTTPStatus.NOT_FOUND, "not_found"),
     (ImageLinkRejected, HTTPStatus.FORBIDDEN, "forbidden"),
 ]

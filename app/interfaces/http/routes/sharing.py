@@ -1,15 +1,18 @@
 """Share links: the owner opens and takes back a book's public link; anyone holding the link
-reads the book (no token), at most `LW_RATE_LIMIT_SHARING` requests per client address."""
+reads the book (no token), at most `LW_RATE_LIMIT_SHARING` requests per client address. And the
+finished book as a file: a PDF or an EPUB, for its owner or by its link."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Path, Request, Response, status
+from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
 from app.application.errors import BookNotFound
+from app.application.ports.exports import ExportFormat
 from app.domain.finished import FinishedBook
 from app.interfaces.composition import Services
 from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
@@ -27,6 +30,7 @@ router = APIRouter(
     responses={404: _problem, 422: _problem, 429: _problem, 503: _problem},
 )
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_PLAIN = re.compile(r"[ !#-\[\]-~]")  # printable ASCII but the quote and the backslash
 TokenPath = Annotated[
     str,
     Path(description="A share link's token; an unknown, revoked or expired one is 404."),
@@ -103,3 +107,60 @@ async def read_shared(services: Services, token: str) -> FinishedBook:
     if _TOKEN.fullmatch(token) is None:
         raise BookNotFound("no such book")
     return await services.use_cases.sharing.read(token)
+
+
+FormatQuery = Annotated[
+    ExportFormat,
+    Query(alias="format", description="`pdf` (a picture book, A5 landscape) or `epub` (EPUB 3)."),
+]
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/pdf": {}, "application/epub+zip": {}},
+        "description": "The book as a file to keep, `Content-Disposition: attachment`.",
+    },
+}
+
+
+@router.get(
+    "/v1/books/{book_id}/export",
+    response_class=Response,
+    responses={**_FILE, 401: _problem},
+    summary="One of my finished books as a PDF or an EPUB",
+)
+async def export_book(
+    book_id: BookIdPath, export_format: FormatQuery, user: CurrentUser, services: ServicesDep
+) -> Response:
+    book, data = await services.use_cases.exports.own(user, parse_book_id(book_id), export_format)
+    return file_response(book, data, export_format)
+
+
+@router.get(
+    "/v1/shared/{token}/export",
+    response_class=Response,
+    responses=_FILE,
+    summary="A shared book as a PDF or an EPUB (no token needed)",
+)
+async def export_shared_book(
+    token: TokenPath, export_format: FormatQuery, request: Request, services: ServicesDep
+) -> Response:
+    await counted(request, services)
+    if _TOKEN.fullmatch(token) is None:
+        raise BookNotFound("no such book")
+    book, data = await services.use_cases.exports.shared(token, export_format)
+    return file_response(book, data, export_format)
+
+
+def file_response(book: FinishedBook, data: bytes, export_format: ExportFormat) -> Response:
+    name = f"{book.title.value}.{export_format.value}"
+    # RFC 6266: an ASCII name for old clients, and the real one in `filename*` (RFC 8187).
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(
+        data,
+        media_type=export_format.media_type,
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=3600"},
+    )
