@@ -32,6 +32,15 @@ PICTURE_COST = GenerationCost(images=1)
 PAGE_PICTURE_COST = GenerationCost(images=1, generations=0)
 
 
+async def staged_already(images: ImageStorage, key: str) -> bool:
+    """A picture an earlier run of a job staged under the job's key, before its worker died."""
+    try:
+        await images.read(key)
+    except ImageNotFound:
+        return False
+    return True
+
+
 def drawn_well(drawing: asyncio.Task[Picture]) -> bool:
     """The picture was drawn and staged: it was paid for, whatever becomes of it."""
     return drawing.done() and not drawing.cancelled() and drawing.exception() is None
@@ -122,15 +131,10 @@ class Pictures:
     async def _draw(self, context: StoryContext, attempt: PictureAttempt, reuse: bool) -> Picture:
         # One key per attempt: a job run again finds what its first run staged.
         key = staging_key(attempt.user_id, attempt.book_id, UUID(attempt.attempt_id))
-        if reuse:
-            try:
-                await self._images.read(key)
-            except ImageNotFound:
-                pass
-            else:
-                log.info("the picture of page %d was staged already", attempt.page_number)
-                # Its limits were taken by the run that drew it; what it cost is not known here.
-                return Picture(key, Usage())
+        if reuse and await staged_already(self._images, key):
+            log.info("the picture of page %d was staged already", attempt.page_number)
+            # Its limits were taken by the run that drew it; what it cost is not known here.
+            return Picture(key, Usage())
         request = IllustrationRequest(
             context, IllustrationKind.PAGE, attempt.scene, attempt.page_number
         )

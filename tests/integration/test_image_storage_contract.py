@@ -16,7 +16,7 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from app.application.errors import ImageNotFound
-from app.application.image_keys import cover_key, page_key, staging_key
+from app.application.image_keys import cover_key, export_key, page_key, staging_key
 from app.application.ports.generation import Image
 from app.application.ports.images import ImageStorage
 from app.domain.values import UserId
@@ -308,3 +308,20 @@ async def test_a_key_outside_the_layout_is_refused_and_nothing_is_stored(
 
 async def test_ping_passes_on_a_working_storage(storage: ImageStorage) -> None:
     await storage.ping()
+
+
+# exports, kept beside a finished book's pictures
+
+
+async def test_an_export_is_kept_read_back_listed_and_deleted_with_the_book(
+    storage: ImageStorage, book: UUID
+) -> None:
+    key = export_key(book, "pdf")
+    with pytest.raises(ImageNotFound):
+        await storage.read_export(key)
+    await storage.put_export(key, b"%PDF-1.7 a picture book", "application/pdf")
+    assert await storage.read_export(key) == b"%PDF-1.7 a picture book"
+    assert [o.key for o in await storage.list_objects(f"books/{book}/")] == [key]
+    await storage.delete([key])
+    with pytest.raises(ImageNotFound):
+        await storage.read_export(key)

@@ -12,12 +12,12 @@ from app.application.errors import (
     BookAlreadyInProgress,
     DependencyUnavailable,
     GenerationFailed,
-    ImageNotFound,
     NoBookInProgress,
 )
 from app.application.generated import next_page_questions
 from app.application.image_keys import staging_key
 from app.application.job_results import book_after
+from app.application.pictures import staged_already
 from app.application.ports import (
     BookInProgressRepository,
     Clock,
@@ -187,14 +187,9 @@ class StartBook:
         )
 
     async def _staged_cover(self, key: str, context: StoryContext, reuse: bool) -> Usage:
-        if reuse:
-            try:
-                await self._images.read(key)
-            except ImageNotFound:
-                pass
-            else:
-                log.info("the cover was staged already")
-                return Usage()  # what it cost is not known here
+        if reuse and await staged_already(self._images, key):
+            log.info("the cover was staged already")
+            return Usage()  # what it cost is not known here
         image = await self._illustrator.draw(
             IllustrationRequest(context, IllustrationKind.COVER, scene=context.spec.setting)
         )

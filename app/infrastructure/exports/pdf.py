@@ -36,11 +36,16 @@ def render_pdf(book: FinishedBook, pictures: Mapping[str, bytes]) -> bytes:
     return bytes(pdf.output())
 
 
-def _cover(pdf: FPDF, book: FinishedBook, picture: bytes) -> None:
+def _sheet(pdf: FPDF, picture: bytes) -> tuple[float, float]:
+    """A new sheet with its picture on the left; where the text column starts, and its width."""
     pdf.add_page()
     pdf.image(io.BytesIO(picture), x=MARGIN, y=MARGIN, w=PICTURE, h=PICTURE)
     text_x = MARGIN * 2 + PICTURE
-    column = WIDTH - text_x - MARGIN
+    return text_x, WIDTH - text_x - MARGIN
+
+
+def _cover(pdf: FPDF, book: FinishedBook, picture: bytes) -> None:
+    text_x, column = _sheet(pdf, picture)
     pdf.set_xy(text_x, MARGIN + 10)
     pdf.set_font(FONT, size=22)
     pdf.multi_cell(column, 10, book.title.value, align="L")
@@ -56,10 +61,7 @@ def _cover(pdf: FPDF, book: FinishedBook, picture: bytes) -> None:
 
 
 def _page(pdf: FPDF, number: int, text: str, picture: bytes) -> None:
-    pdf.add_page()
-    pdf.image(io.BytesIO(picture), x=MARGIN, y=MARGIN, w=PICTURE, h=PICTURE)
-    text_x = MARGIN * 2 + PICTURE
-    column = WIDTH - text_x - MARGIN
+    text_x, column = _sheet(pdf, picture)
     pdf.set_xy(text_x, MARGIN + 6)
     pdf.set_font(FONT, size=12)
     pdf.multi_cell(column, 6.5, text, align="L")

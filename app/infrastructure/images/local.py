@@ -113,7 +113,7 @@ def prune_empty_folders(folder: Path, root: Path) -> None:
 
 def _list(root: Path, prefix: str) -> list[StoredObject]:
     found = []
-    for path in root.rglob("*.png"):
+    for path in root.rglob("*"):  # pictures and exports; anything else is not a layout key
         key = path.relative_to(root).as_posix()
         if key.startswith(prefix) and _is_layout_key(key):
             with suppress(*_MISSING):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 
 from app.infrastructure.logging import configure_logging
@@ -22,9 +25,10 @@ from app.interfaces.http.metrics import HttpMetrics
 from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
-from app.interfaces.http.routes import admin, books, events, health, images, sharing
+from app.interfaces.http.routes import admin, books, events, health, images, reader, sharing
 from app.interfaces.http.tracing import RequestTracing
 
+HERE = Path(__file__).parent
 DESCRIPTION = """A child and a parent write an illustrated picture book, one page at a time.
 
 Get a token with `littlewriter token USER_ID`, press **Authorize**, then start a book,
@@ -115,6 +119,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(books.router)
     app.include_router(events.router)
     app.include_router(sharing.router)
+    app.include_router(reader.router)
+    # The reader's templates, script and stylesheet ship with the app: no build step.
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount(reader.STATIC, StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(admin.changes)
     app.include_router(admin.router)
     app.include_router(images.router)
