@@ -64,8 +64,8 @@ async def test_the_pdf_is_a_cover_and_a_sheet_per_page_with_every_text_and_its_f
     assert len(reader.pages) == book["page_count"] + 1
     assert book["title"] in reader.pages[0].extract_text()
     for page, sheet in zip(book["pages"], reader.pages[1:], strict=True):
-        words = sheet.extract_text().split()
-        assert page["text"].split()[:3] == words[:3]  # the page's text, in order
+        # The whole text of the page on its sheet (line breaks fall where the column ends).
+        assert "".join(page["text"].split()) in "".join(sheet.extract_text().split())
     fonts = embedded_fonts(reader)
     assert fonts and all(embedded for _, embedded in fonts), fonts
 
