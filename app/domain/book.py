@@ -416,7 +416,11 @@ class Book:
             if not self.pages:
                 raise EmptyBook("a book with no page cannot be finished")
         elif state is not BookState.DONE:
-            raise BookNotDone(f"only a done book can be finished; this one is {state.value}")
+            left = self.spec.page_count - len(self.pages)
+            raise BookNotDone(
+                f"only a done book can be finished; this one is {state.value}, with {left} of "
+                f"its {self.spec.page_count} pages still to write"
+            )
         waiting = [p.number for p in self.pages if p.image_status_at(now) is not ImageStatus.READY]
         if waiting:
             numbers = ", ".join(str(n) for n in waiting)

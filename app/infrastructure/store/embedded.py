@@ -27,17 +27,22 @@ log = logging.getLogger(__name__)
 _KEPT_PREFIXES = (KEY_PREFIX, IDEMPOTENCY_PREFIX)
 
 
-async def _load(client: Redis, snapshot: Path) -> int:
+async def _load(client: Redis, snapshot: Path) -> tuple[int, int]:
+    """Load what the snapshot holds that has not expired: how many books in progress, and how
+    many kept idempotent responses."""
     if not await asyncio.to_thread(snapshot.exists):
-        return 0
+        return 0, 0
     entries = json.loads(await asyncio.to_thread(snapshot.read_text, "utf-8"))
     now_ms = int(time.time() * 1000)
-    loaded = 0
+    books = responses = 0
     for key, (value, expires_at_ms) in entries.items():
         if expires_at_ms > now_ms:
             await client.set(key, value, pxat=expires_at_ms)
-            loaded += 1
-    return loaded
+            if key.startswith(KEY_PREFIX):
+                books += 1
+            else:
+                responses += 1
+    return books, responses
 
 
 async def _save(client: Redis, snapshot: Path) -> int:
@@ -75,9 +80,16 @@ async def _keep_saving(client: Redis, snapshot: Path, interval: float) -> None:
 async def embedded_redis(snapshot: Path, interval: float = 30.0) -> AsyncIterator[Redis]:
     # No sockets here: allow as many connections as concurrent requests may want.
     client: Redis = FakeAsyncRedis(server=FakeServer(), max_connections=100_000)
-    loaded = await _load(client, snapshot)
-    if loaded:
-        log.info("restored %d books in progress from %s", loaded, snapshot)
+    books, responses = await _load(client, snapshot)
+    if books or responses:
+        log.info(
+            "restored %d book%s in progress and %d kept response%s from %s",
+            books,
+            "" if books == 1 else "s",
+            responses,
+            "" if responses == 1 else "s",
+            snapshot,
+        )
     saver = asyncio.create_task(_keep_saving(client, snapshot, interval), name="store-snapshot")
     try:
         yield client

@@ -106,6 +106,12 @@ _GENERIC_DETAIL = {
 }
 
 
+# A way out, in the HTTP terms only this layer knows, for refusals that name one.
+_WAY_OUT = {
+    BookAlreadyInProgress: "; discard it with DELETE /v1/books/current to start another",
+}
+
+
 def problem(
     status: int,
     code: str,
@@ -146,6 +152,9 @@ def _for_error(error: Exception) -> JSONResponse:
         if isinstance(error, generic_kind):
             log.warning("%s: %s", type(error).__name__, error)
             detail = generic_detail
+    for refused_kind, way_out in _WAY_OUT.items():
+        if isinstance(error, refused_kind):
+            detail += way_out
     if isinstance(error, ContentRejected):
         detail = error.child_message
     if isinstance(error, Unauthorized):
