@@ -17,15 +17,26 @@ find_python() {
 
 # Installs from the locked, hashed requirements (requirements/README.md): nothing is resolved or
 # fetched outside them, the project itself included (--no-deps --no-build-isolation).
+# `main`: what the service needs to run; `dev`: that and the tools to test and check it (a dev
+# setup serves too). A long first run says what it is doing.
 ensure_venv() {
-  local extras="$1" stamp=".venv/.installed-$1"
+  local extras="$1"
+  if up_to_date "$extras" || { [ "$extras" = main ] && up_to_date dev; }; then
+    return 0
+  fi
+  echo "littlewriter: setting up .venv with the $extras requirements (the first time takes a minute or two) ..." >&2
   if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "requirements/$extras.txt" -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --require-hashes -r requirements/build.txt
-    .venv/bin/python -m pip install --quiet --require-hashes -r "requirements/$extras.txt"
-    .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-    touch "$stamp"
-  fi
+  .venv/bin/python -m pip install --quiet --require-hashes -r requirements/build.txt
+  .venv/bin/python -m pip install --quiet --require-hashes -r "requirements/$extras.txt"
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+  touch ".venv/.installed-$extras"
+  echo "littlewriter: .venv is ready." >&2
+}
+
+up_to_date() {
+  local stamp=".venv/.installed-$1"
+  [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ] &&
+    [ ! "requirements/$1.txt" -nt "$stamp" ]
 }
