@@ -55,3 +55,12 @@ async def test_deleting_the_book_deletes_its_exports(world: World) -> None:
     await world.delete_finished().execute(ALICE, book.id)
     assert world.images.exports == {}
     assert world.images.permanent() == []
+
+
+async def test_an_export_that_cannot_be_kept_is_still_given(world: World) -> None:
+    book = await finished_book(world)
+    world.images.faults.once("put_export")
+    first = await world.use_cases().exports.own(ALICE, book.id, ExportFormat.PDF)
+    assert first[1].startswith(b"pdf:") and world.images.exports == {}
+    await world.use_cases().exports.own(ALICE, book.id, ExportFormat.PDF)  # made again, kept
+    assert len(world.renderer.made) == 2 and len(world.images.exports) == 1

@@ -269,3 +269,16 @@ async def test_a_start_whose_request_went_away_still_opens_its_book(world: World
     again = await world.start_book().execute(ALICE, make_spec(), request_id="r1")
     assert again.id == opened.id  # the retry gets it
     assert world.limits.net() == (0, 1)  # the cover was drawn: it stays counted
+
+
+async def test_a_start_whose_book_is_gone_before_its_cover_is_stored_failed(
+    world: World,
+) -> None:
+    gate = world.illustrator.script.hold()
+    task = asyncio.create_task(world.started())
+    await reached(world.illustrator.script.started)
+    world.books.expire(ALICE)  # gone meanwhile (in chaos: abandoned by a run of its job)
+    gate.set()
+    with pytest.raises(GenerationFailed):  # a failed start (502), not "no book" (404)
+        await task
+    assert world.books.peek(ALICE) is None

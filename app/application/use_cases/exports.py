@@ -7,7 +7,7 @@ import asyncio
 import logging
 from uuid import UUID
 
-from app.application.errors import BookNotFound, ImageNotFound
+from app.application.errors import BookNotFound, ImageNotFound, ImageStorageUnavailable
 from app.application.image_keys import export_key
 from app.application.ports import FinishedBookRepository, ImageStorage
 from app.application.ports.exports import BookRenderer, ExportFormat
@@ -56,7 +56,11 @@ class ExportBook:
         data = await self._renderer.render(
             book, {key: image.data for key, image in zip(keys, images, strict=True)}, export_format
         )
-        # Two first requests at once both render; the same bytes are kept either way.
-        await self._images.put_export(key, data, export_format.media_type)
+        # Two first requests at once both render; the same bytes are kept either way. A copy
+        # that cannot be kept now is made again next time: the download does not fail for it.
+        try:
+            await self._images.put_export(key, data, export_format.media_type)
+        except ImageStorageUnavailable as error:
+            log.warning("could not keep the export of book %s: %s", book.id, error)
         log.info("exported book %s as %s (%d bytes)", book.id, export_format.value, len(data))
         return data

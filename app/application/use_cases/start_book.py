@@ -132,9 +132,19 @@ class StartBook:
             except BaseException:
                 await asyncio.shield(self._abandon(claimed))
                 raise
-        return await book_after(
-            job, queue=self._queue, books=self._books, joining=False, work="cover"
-        )
+        return await self._opened(job, joining=False)
+
+    async def _opened(self, job: GenerationJob, *, joining: bool) -> Book:
+        """The book its cover job opened. A book gone meanwhile (its cover failed in a run
+        whose answer was lost, or it expired) is a start that failed, never a 404."""
+        try:
+            return await book_after(
+                job, queue=self._queue, books=self._books, joining=joining, work="cover"
+            )
+        except NoBookInProgress:
+            raise GenerationFailed(
+                "the book could not be opened; nothing was kept, start it again"
+            ) from None
 
     async def run(self, job: GenerationJob, *, redelivered: bool = False) -> None:
         """The job: make the cover and open the book (a run after a dead one uses the cover it
@@ -165,9 +175,7 @@ class StartBook:
             raise BookAlreadyInProgress(f"user {existing.user_id} already has a book in progress")
         if existing.state is not BookState.INIT:
             return existing
-        return await book_after(
-            _cover_job(existing), queue=self._queue, books=self._books, joining=True, work="book"
-        )
+        return await self._opened(_cover_job(existing), joining=True)
 
     async def _cover(self, claimed: Book, job: GenerationJob, *, reuse: bool) -> _Cover:
         spec = claimed.spec

@@ -96,14 +96,17 @@ class S3ImageStorage(ImageStorage):
         return await in_thread_within(self._deadline, _s3_timed_out, work, *args, **kwargs)
 
     async def put(self, key: str, image: Image) -> None:
+        await self._put(key, image.data, image.content_type)
+
+    async def _put(self, key: str, data: bytes, content_type: str) -> None:
         _check(key)
         with _boundary():
             await self._thread(
                 self._client.put_object,
                 Bucket=self._bucket,
                 Key=key,
-                Body=image.data,
-                ContentType=image.content_type,
+                Body=data,
+                ContentType=content_type,
             )
 
     async def promote(self, copies: Mapping[str, str]) -> None:
@@ -151,15 +154,7 @@ class S3ImageStorage(ImageStorage):
             return await self._thread(self._get, key)
 
     async def put_export(self, key: str, data: bytes, media_type: str) -> None:
-        _check(key)
-        with _boundary():
-            await self._thread(
-                self._client.put_object,
-                Bucket=self._bucket,
-                Key=key,
-                Body=data,
-                ContentType=media_type,
-            )
+        await self._put(key, data, media_type)
 
     async def read_export(self, key: str) -> bytes:
         _check(key)

@@ -66,8 +66,13 @@ CurrentUser = Annotated[UserId, Depends(get_user)]
 Admin = Annotated[Principal, Depends(get_admin)]
 
 
+def public_base(request: Request, services: Services) -> str:
+    """The service's own base URL: the configured one, else the request's (development)."""
+    return (services.settings.public_base_url or str(request.base_url)).rstrip("/")
+
+
 def _link_maker(request: Request, services: Services) -> LinkMaker:
-    base = (services.settings.public_base_url or str(request.base_url)).rstrip("/")
+    base = public_base(request, services)
 
     def link(key: str) -> str:
         url = services.images.url(key)

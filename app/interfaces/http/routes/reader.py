@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from app.application.errors import BookNotFound
-from app.interfaces.http.dependencies import Links, ServicesDep
-from app.interfaces.http.routes.sharing import TokenPath, counted, public_base, read_shared
+from app.interfaces.http.dependencies import Links, ServicesDep, public_base
+from app.interfaces.http.routes.sharing import TokenPath, counted, read_shared
 from app.interfaces.http.views import shared_view
 
 router = APIRouter(include_in_schema=False)

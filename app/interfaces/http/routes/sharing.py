@@ -15,7 +15,7 @@ from app.application.errors import BookNotFound
 from app.application.ports.exports import ExportFormat
 from app.domain.finished import FinishedBook
 from app.interfaces.composition import Services
-from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep
+from app.interfaces.http.dependencies import CurrentUser, Links, ServicesDep, public_base
 from app.interfaces.http.idempotency import json_response
 from app.interfaces.http.json_route import JsonRoute
 from app.interfaces.http.problems import PROBLEM_JSON
@@ -35,10 +35,6 @@ TokenPath = Annotated[
     str,
     Path(description="A share link's token; an unknown, revoked or expired one is 404."),
 ]
-
-
-def public_base(request: Request, services: Services) -> str:
-    return (services.settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
 async def counted(request: Request, services: Services) -> None:
