@@ -1,0 +1,114 @@
+"""What every web page of the app shares (the creator at `/`, the admin console): the interface
+language, chosen from the browser's `Accept-Language` (or `?lang=en|ko`), its words, read from
+one JSON file per page section and language under `web_text/`, and the headers each page
+carries: a Content-Security-Policy that allows no inline code, and no referrer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response
+from starlette.templating import Jinja2Templates
+
+LANGUAGES = ("en", "ko")
+DEFAULT_LANGUAGE = "en"
+STATIC = "/static"
+_TEXT = Path(__file__).parent / "web_text"
+
+
+@cache
+def words(language: str, section: str) -> Mapping[str, str]:
+    """The interface text of one section ("base", "creator", ...) in one language."""
+    found: dict[str, str] = json.loads((_TEXT / language / f"{section}.json").read_text("utf-8"))
+    return found
+
+
+def words_for(language: str, sections: Iterable[str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for section in ("base", *sections):
+        merged.update(words(language, section))
+    return merged
+
+
+def _ranked(accept_language: str) -> list[str]:
+    """The primary language tags of an Accept-Language header, most wanted first (RFC 9110)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        primary = tag.strip().split("-")[0].lower()
+        if primary and weight > 0:
+            ranked.append((-weight, position, primary))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def interface_language(request: Request) -> str:
+    asked = request.query_params.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    for tag in _ranked(request.headers.get("accept-language", "")):
+        if tag in LANGUAGES:
+            return tag
+        if tag == "*":
+            return DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+def content_security_policy(connect_to: Iterable[str] = ()) -> str:
+    """No inline script or style anywhere; pictures may come from S3 (https) or this app;
+    `connect_to` adds origins the page's scripts may call (an identity provider)."""
+    connect = " ".join(("'self'", *connect_to))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data: blob: https:; "
+        f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def page_headers(connect_to: Iterable[str] = ()) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(connect_to),
+        "Referrer-Policy": "no-referrer",
+        "Vary": "Accept-Language",
+        "Cache-Control": "no-cache",
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    sections: Iterable[str],
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    connect_to: Iterable[str] = (),
+) -> Response:
+    """A page in the interface language: `text` holds its words (base's and `sections`'), and
+    is also handed to the page's scripts as JSON (templates/web/base.html)."""
+    language = interface_language(request)
+    templates: Jinja2Templates = request.app.state.templates
+    values: dict[str, Any] = {
+        "language": language,
+        "text": words_for(language, sections),
+        "static": STATIC,
+        **(context or {}),
+    }
+    return templates.TemplateResponse(
+        request,
+        template,
+        values,
+        status_code=status_code,
+        headers=page_headers(connect_to),
+    )
