@@ -1,0 +1,129 @@
+// The admin console's page: which screen shows (signed out, admins only, or the console), and
+// which console view the address's fragment names: #in-progress[/USER], #finished[/BOOK_ID],
+// #audit. Nothing is shown before the admin API answered: its 403 to a user's token is what
+// puts up "admins only" (the page itself holds no data).
+import { ApiError } from "../web/api.js";
+import { onSessionChange, session } from "../web/session.js";
+import { t } from "../web/text.js";
+import { Audit } from "./audit.js";
+import { Finished } from "./finished.js";
+import { InProgress } from "./in_progress.js";
+
+const byId = (id) => document.getElementById(id);
+const screens = ["signed-out-view", "admins-only-view", "console"].map(byId);
+const views = [...document.querySelectorAll("#console .view")];
+const links = [...document.querySelectorAll("#console nav a")];
+const status = byId("status");
+const alert = byId("alert");
+const loading = byId("loading");
+
+function showScreen(screen) {
+  for (const each of screens) each.hidden = each !== screen;
+}
+
+function showSignedOut(why) {
+  byId("signed-out-why").textContent = why;
+  loading.hidden = true;
+  showScreen(byId("signed-out-view"));
+}
+
+function say(message) {
+  alert.textContent = message;
+  alert.hidden = !message;
+}
+
+class Console {
+  #books = new Map(); // what the lists said about a book (its user), for the book's own view
+  #keepNotice = false;
+  fail = (error) => {
+    if (error?.name === "AbortError") return;
+    loading.hidden = true;
+    if (!(error instanceof ApiError)) {
+      say(t("failed", { detail: String(error?.message ?? error) }));
+      throw error;
+    }
+    if (error.status === 401) return showSignedOut(t("session_expired"));
+    if (error.status === 403) return showScreen(byId("admins-only-view"));
+    showScreen(byId("console"));
+    if (error.status === 0) return say(t("network_error"));
+    if (error.retryAfter !== null) return say(t("try_again_in", { seconds: error.retryAfter }));
+    if (error.code === "book_not_found" || error.code === "no_book_in_progress") {
+      return say(t("not_found"));
+    }
+    return say(t("failed", { detail: error.detail }));
+  };
+
+  notify(message) {
+    status.textContent = message;
+    this.#keepNotice = true;
+  }
+
+  go(hash) {
+    if (window.location.hash === hash) route(true);
+    else window.location.hash = hash;
+  }
+
+  remember(id, book) {
+    this.#books.set(id, { ...this.#books.get(id), ...book });
+  }
+
+  recalled(id) {
+    return this.#books.get(id);
+  }
+
+  forget(id) {
+    this.#books.delete(id);
+  }
+
+  takeNotice() {
+    if (!this.#keepNotice) status.textContent = "";
+    this.#keepNotice = false;
+  }
+}
+
+const console_ = new Console();
+const inProgress = new InProgress(console_);
+const finished = new Finished(console_);
+const audit = new Audit(console_);
+
+function parse(hash) {
+  const [name, ...rest] = hash.replace(/^#/, "").split("/");
+  const param = rest.length ? decodeURIComponent(rest.join("/")) : null;
+  if (name === "finished") {
+    return { section: name, view: param ? "finished-book-view" : "finished-view", open: (s) => finished.open(param, s) };
+  }
+  if (name === "audit") return { section: name, view: "audit-view", open: (s) => audit.open(null, s) };
+  return { section: "in-progress", view: param ? "book-view" : "in-progress-view", open: (s) => inProgress.open(param, s) };
+}
+
+let running = null;
+
+async function route(moveFocus) {
+  running?.abort();
+  const controller = new AbortController();
+  running = controller;
+  say("");
+  console_.takeNotice();
+  if (!session()) return showSignedOut(t("signed_out"));
+  const wanted = parse(window.location.hash);
+  loading.hidden = false;
+  try {
+    await wanted.open(controller.signal);
+  } catch (error) {
+    if (!controller.signal.aborted) console_.fail(error);
+    return;
+  }
+  if (controller.signal.aborted) return;
+  loading.hidden = true;
+  showScreen(byId("console"));
+  for (const view of views) view.hidden = view.id !== wanted.view;
+  for (const link of links) {
+    if (link.dataset.section === wanted.section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (moveFocus) byId(wanted.view).querySelector("h2").focus();
+}
+
+window.addEventListener("hashchange", () => route(true));
+onSessionChange((current) => (current ? route(false) : showSignedOut(t("signed_out"))));
+route(false);
