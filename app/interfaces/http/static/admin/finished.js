@@ -73,12 +73,15 @@ export class Finished {
     const day = this.day.value || utcDay();
     this.day.value = day;
     const totals = await api(`${ADMIN}/usage?day=${encodeURIComponent(day)}`, { signal });
-    facts(document.getElementById("day-totals"), [
-      [t("books_finished"), count(totals.books)],
-      [t("tokens_in"), count(totals.usage.tokens_in)],
-      [t("tokens_out"), count(totals.usage.tokens_out)],
-      [t("images"), count(totals.usage.images)],
-    ]);
+    const shown = [
+      [t("books_finished"), totals.books],
+      [t("tokens_in"), totals.usage.tokens_in],
+      [t("tokens_out"), totals.usage.tokens_out],
+      [t("images"), totals.usage.images],
+    ];
+    document.getElementById("day-totals").replaceChildren(
+      ...shown.map(([name, value]) => el("div", {}, el("dt", { textContent: name }), el("dd", { textContent: count(value) }))),
+    );
   }
 
   async open(bookId, signal) {

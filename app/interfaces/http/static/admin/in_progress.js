@@ -135,7 +135,7 @@ class BookInProgress {
     }
     this.#showFieldError("");
     const body = { title, force: this.force.checked };
-    const values = { user: this.user, title, written: this.book.pages.length };
+    const values = { user: this.user, title, written: this.book.pages.length, total: this.book.page_count };
     const question = body.force ? t("confirm_force_finish", values) : t("confirm_finish", values);
     if (!(await confirmWith(question, { confirmLabel: t("finish_button").replace("…", ""), danger: true }))) {
       return;
