@@ -3,6 +3,11 @@ import { t } from "../web/text.js";
 import { el, timeOf } from "./dom.js";
 import { Listing } from "./listing.js";
 
+/** The value in a `tag` of this class, or a dash when there is none. */
+function orDash(value, tag, className) {
+  return value ? el(tag, { className, textContent: value }) : "—";
+}
+
 function detailText(detail) {
   return Object.entries(detail ?? {})
     .map(([name, value]) => `${name}: ${value}`)
@@ -16,8 +21,9 @@ function actionName(action) {
 }
 
 export class Audit {
-  constructor(console) {
-    this.listing = new Listing(document.getElementById("audit-view"), (entry) => this.#row(entry), console.fail);
+  constructor(shell) {
+    const section = document.getElementById("audit-view");
+    this.listing = new Listing(section, (entry) => this.#row(entry), shell.fail);
   }
 
   #row(entry) {
@@ -27,8 +33,8 @@ export class Audit {
       el("td", {}, timeOf(entry.at)),
       el("td", {}, el("span", { className: "user-id", textContent: entry.admin_id })),
       el("td", { textContent: actionName(entry.action) }),
-      el("td", {}, entry.user_id ? el("span", { className: "user-id", textContent: entry.user_id }) : "—"),
-      el("td", {}, entry.book_id ? el("code", { className: "book-id", textContent: entry.book_id }) : "—"),
+      el("td", {}, orDash(entry.user_id, "span", "user-id")),
+      el("td", {}, orDash(entry.book_id, "code", "book-id")),
       el("td", { textContent: detailText(entry.detail) || "—" }),
     );
   }

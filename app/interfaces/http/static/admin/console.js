@@ -32,7 +32,7 @@ function say(message) {
   alert.hidden = !message;
 }
 
-class Console {
+class Shell {
   #books = new Map(); // what the lists said about a book (its user), for the book's own view
   #keepNotice = false;
   fail = (error) => {
@@ -81,19 +81,31 @@ class Console {
   }
 }
 
-const console_ = new Console();
-const inProgress = new InProgress(console_);
-const finished = new Finished(console_);
-const audit = new Audit(console_);
+const shell = new Shell();
+const inProgress = new InProgress(shell);
+const finished = new Finished(shell);
+const audit = new Audit(shell);
+
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a hand-typed address with a stray "%"
+  }
+}
 
 function parse(hash) {
   const [name, ...rest] = hash.replace(/^#/, "").split("/");
-  const param = rest.length ? decodeURIComponent(rest.join("/")) : null;
+  const param = rest.length ? decoded(rest.join("/")) : null;
   if (name === "finished") {
-    return { section: name, view: param ? "finished-book-view" : "finished-view", open: (s) => finished.open(param, s) };
+    const view = param ? "finished-book-view" : "finished-view";
+    return { section: name, view, open: (signal) => finished.open(param, signal) };
   }
-  if (name === "audit") return { section: name, view: "audit-view", open: (s) => audit.open(null, s) };
-  return { section: "in-progress", view: param ? "book-view" : "in-progress-view", open: (s) => inProgress.open(param, s) };
+  if (name === "audit") {
+    return { section: name, view: "audit-view", open: (signal) => audit.open(null, signal) };
+  }
+  const view = param ? "book-view" : "in-progress-view";
+  return { section: "in-progress", view, open: (signal) => inProgress.open(param, signal) };
 }
 
 let running = null;
@@ -103,14 +115,14 @@ async function route(moveFocus) {
   const controller = new AbortController();
   running = controller;
   say("");
-  console_.takeNotice();
+  shell.takeNotice();
   if (!session()) return showSignedOut(t("signed_out"));
   const wanted = parse(window.location.hash);
   loading.hidden = false;
   try {
     await wanted.open(controller.signal);
   } catch (error) {
-    if (!controller.signal.aborted) console_.fail(error);
+    if (!controller.signal.aborted) shell.fail(error);
     return;
   }
   if (controller.signal.aborted) return;

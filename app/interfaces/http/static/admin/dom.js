@@ -33,7 +33,7 @@ export function facts(list, pairs) {
   list.replaceChildren(
     ...pairs.flatMap(([term, description]) => [
       el("dt", { textContent: term }),
-      typeof description === "string" ? el("dd", { textContent: description }) : el("dd", {}, description),
+      el("dd", {}, description),
     ]),
   );
 }

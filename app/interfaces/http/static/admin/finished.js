@@ -9,27 +9,35 @@ import { showPages } from "./pages.js";
 
 const ADMIN = "/v1/admin";
 
+function thumbnail(src) {
+  return el("img", { className: "thumb", src, alt: "", width: 48, height: 48, loading: "lazy" });
+}
+
+function finishedBy(who) {
+  return el("span", { className: "by", textContent: t(`finished_by_${who}`) });
+}
+
 export class Finished {
-  constructor(console) {
-    this.console = console;
+  constructor(shell) {
+    this.shell = shell;
     this.section = document.getElementById("finished-view");
     this.filter = document.getElementById("finished-filter");
     this.dayForm = document.getElementById("day-form");
     this.day = document.getElementById("day");
-    this.listing = new Listing(this.section, (item) => this.#row(item), console.fail);
+    this.listing = new Listing(this.section, (item) => this.#row(item), shell.fail);
     this.filter.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#loadList().catch(console.fail);
+      this.#loadList().catch(shell.fail);
     });
     this.dayForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#loadDay().catch(console.fail);
+      this.#loadDay().catch(shell.fail);
     });
-    this.bookView = new FinishedBook(console);
+    this.bookView = new FinishedBook(shell);
   }
 
   #row(item) {
-    this.console.remember(item.id, item);
+    this.shell.remember(item.id, item);
     const usage = usageText(item.usage);
     return el(
       "tr",
@@ -40,15 +48,13 @@ export class Finished {
         el(
           "span",
           { className: "titled" },
-          item.cover_image_url
-            ? el("img", { className: "thumb", src: item.cover_image_url, alt: "", width: 48, height: 48, loading: "lazy" })
-            : null,
+          item.cover_image_url ? thumbnail(item.cover_image_url) : null,
           el("span", { className: "title", textContent: item.title }),
         ),
       ),
       el("td", {}, el("span", { className: "user-id", textContent: item.user_id })),
       el("td", { textContent: count(item.page_count) }),
-      el("td", {}, timeOf(item.finished_at), el("br"), el("span", { className: "by", textContent: t(`finished_by_${item.finished_by}`) })),
+      el("td", {}, timeOf(item.finished_at), el("br"), finishedBy(item.finished_by)),
       el("td", { className: "number", textContent: `${usage.tokens_in} / ${usage.tokens_out}` }),
       el("td", { className: "number", textContent: usage.images }),
       el(
@@ -80,7 +86,9 @@ export class Finished {
       [t("images"), totals.usage.images],
     ];
     document.getElementById("day-totals").replaceChildren(
-      ...shown.map(([name, value]) => el("div", {}, el("dt", { textContent: name }), el("dd", { textContent: count(value) }))),
+      ...shown.map(([name, value]) =>
+        el("div", {}, el("dt", { textContent: name }), el("dd", { textContent: count(value) })),
+      ),
     );
   }
 
@@ -91,16 +99,17 @@ export class Finished {
 }
 
 class FinishedBook {
-  constructor(console) {
-    this.console = console;
+  constructor(shell) {
+    this.shell = shell;
     this.cover = document.getElementById("finished-book-cover");
-    document.getElementById("takedown").addEventListener("click", () => this.#takedown().catch(console.fail));
+    const takedown = document.getElementById("takedown");
+    takedown.addEventListener("click", () => this.#takedown().catch(shell.fail));
   }
 
   async open(bookId, signal) {
     const book = await api(`${ADMIN}/books/${encodeURIComponent(bookId)}`, { signal });
     this.book = book;
-    const known = this.console.recalled(book.id);
+    const known = this.shell.recalled(book.id);
     document.getElementById("finished-book-title").textContent = book.title;
     this.cover.src = book.cover_image_url;
     this.cover.alt = t("cover_of", { title: book.title });
@@ -122,13 +131,13 @@ class FinishedBook {
   async #takedown() {
     const { id, title } = this.book;
     const sure = await confirmWith(t("confirm_takedown", { title }), {
-      confirmLabel: t("takedown_button").replace("…", ""),
+      confirmLabel: t("takedown_confirm"),
       danger: true,
     });
     if (!sure) return;
     await api(`${ADMIN}/books/${encodeURIComponent(id)}`, { method: "DELETE" });
-    this.console.forget(id);
-    this.console.notify(t("taken_down_notice", { title }));
-    this.console.go("#finished");
+    this.shell.forget(id);
+    this.shell.notify(t("taken_down_notice", { title }));
+    this.shell.go("#finished");
   }
 }

@@ -13,36 +13,45 @@ function stateName(state) {
   return t(`state_${state}`);
 }
 
+function pagesWritten(written, total) {
+  return t("pages_written", { written, total });
+}
+
+function stuckBadge() {
+  const explained = t("stuck_explained");
+  return el("strong", { className: "badge stuck", textContent: t("stuck"), title: explained });
+}
+
 function userPath(user) {
   return `${ADMIN}/users/${encodeURIComponent(user)}/books/current`;
 }
 
 export class InProgress {
-  constructor(console) {
-    this.console = console;
+  constructor(shell) {
+    this.shell = shell;
     this.section = document.getElementById("in-progress-view");
     this.filter = document.getElementById("in-progress-filter");
-    this.listing = new Listing(this.section, (item) => this.#row(item), console.fail);
+    this.listing = new Listing(this.section, (item) => this.#row(item), shell.fail);
     this.stuck = new Set(); // users whose book the list marked stuck
     this.filter.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#loadList().catch(console.fail);
+      this.#loadList().catch(shell.fail);
     });
-    this.bookView = new BookInProgress(console, this.stuck);
+    this.bookView = new BookInProgress(shell, this.stuck);
   }
 
   #row(item) {
     if (item.stuck) this.stuck.add(item.user_id);
     const state = el("td", {}, stateName(item.state));
     if (item.stuck) {
-      state.append(" ", el("strong", { className: "badge stuck", textContent: t("stuck"), title: t("stuck_explained") }));
+      state.append(" ", stuckBadge());
     }
     return el(
       "tr",
       { className: item.stuck ? "stuck" : "" },
       el("td", {}, el("span", { className: "user-id", textContent: item.user_id })),
       state,
-      el("td", { textContent: t("pages_written", { written: item.pages_written, total: item.page_count }) }),
+      el("td", { textContent: pagesWritten(item.pages_written, item.page_count) }),
       el("td", {}, timeOf(item.updated_at)),
       el("td", {}, timeOf(item.expires_at)),
       el(
@@ -72,8 +81,8 @@ export class InProgress {
 }
 
 class BookInProgress {
-  constructor(console, stuck) {
-    this.console = console;
+  constructor(shell, stuck) {
+    this.shell = shell;
     this.stuck = stuck;
     this.section = document.getElementById("book-view");
     this.form = document.getElementById("finish-form");
@@ -84,7 +93,7 @@ class BookInProgress {
     this.pending = null; // {body, key}: a finish whose answer never came is repeated with its key
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#finish().catch(console.fail);
+      this.#finish().catch(shell.fail);
     });
   }
 
@@ -95,11 +104,11 @@ class BookInProgress {
     document.getElementById("book-title").textContent = t("book_of", { user });
     const written = book.pages.length;
     const state = el("span", {}, stateName(book.state));
-    if (this.stuck.has(user)) state.append(" ", el("strong", { className: "badge stuck", textContent: t("stuck") }));
+    if (this.stuck.has(user)) state.append(" ", stuckBadge());
     facts(document.getElementById("book-facts"), [
       [t("user"), user],
       [t("state"), state],
-      [t("pages"), t("pages_written", { written, total: book.page_count })],
+      [t("pages"), pagesWritten(written, book.page_count)],
       [t("language"), t(`language_${book.language}`)],
       [t("characters"), book.characters.map((c) => c.name).join(", ")],
       [t("setting"), book.setting || "—"],
@@ -135,9 +144,10 @@ class BookInProgress {
     }
     this.#showFieldError("");
     const body = { title, force: this.force.checked };
-    const values = { user: this.user, title, written: this.book.pages.length, total: this.book.page_count };
+    const { pages, page_count: total } = this.book;
+    const values = { user: this.user, title, written: pages.length, total };
     const question = body.force ? t("confirm_force_finish", values) : t("confirm_finish", values);
-    if (!(await confirmWith(question, { confirmLabel: t("finish_button").replace("…", ""), danger: true }))) {
+    if (!(await confirmWith(question, { confirmLabel: t("finish_confirm"), danger: true }))) {
       return;
     }
     const same = this.pending && JSON.stringify(this.pending.body) === JSON.stringify(body);
@@ -161,8 +171,8 @@ class BookInProgress {
       throw error;
     }
     this.pending = null;
-    this.console.remember(finished.id, { user_id: this.user, title: finished.title });
-    this.console.notify(t("finished_notice", { user: this.user, title: finished.title }));
-    this.console.go(`#finished/${finished.id}`);
+    this.shell.remember(finished.id, { user_id: this.user, title: finished.title });
+    this.shell.notify(t("finished_notice", { user: this.user, title: finished.title }));
+    this.shell.go(`#finished/${finished.id}`);
   }
 }

@@ -17,10 +17,12 @@ export class Listing {
 
   /** Show the first page of `path` with these query parameters (empty ones left out). */
   async load(path, params = {}, signal = undefined) {
+    this.running?.abort(); // a filter applied twice quickly: only the last one's rows
+    this.running = new AbortController();
     this.path = path;
     this.params = params;
     this.cursor = null;
-    this.signal = signal;
+    this.signal = signal ? AbortSignal.any([signal, this.running.signal]) : this.running.signal;
     this.body.replaceChildren();
     await this.#next();
   }

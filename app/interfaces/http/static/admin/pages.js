@@ -5,7 +5,8 @@ import { el } from "./dom.js";
 
 function picture(page) {
   if (!page.image_url) {
-    return el("p", { className: "picture-missing", textContent: t("picture_pending", { status: page.image_status }) });
+    const missing = t("picture_pending", { status: page.image_status });
+    return el("p", { className: "picture-missing", textContent: missing });
   }
   return el("img", {
     src: page.image_url,
@@ -27,7 +28,7 @@ export function showPages(list, pages) {
         el("p", { className: "text", textContent: page.text }),
         page.input === undefined
           ? null
-          : el("p", { className: "input" }, el("span", { textContent: `${t("child_wrote")} ` }), page.input),
+          : el("p", { className: "input" }, `${t("child_wrote")} `, page.input),
       ),
     ),
   );
