@@ -378,6 +378,20 @@ async def build_storage(
         yield Storage(finished, local_images, local_images, links, audit)
 
 
+@contextlib.asynccontextmanager
+async def build_book_store(settings: Settings) -> AsyncIterator[BookInProgressRepository | None]:
+    """The books in progress on the configured Redis, for maintenance commands; None when the
+    store is embedded (it lives in the serving process, which repairs its indexes at start)."""
+    if settings.redis_url is None:
+        yield None
+        return
+    redis = await _redis_client(settings)
+    try:
+        yield RedisBookStore(client=redis)
+    finally:
+        await redis.aclose()
+
+
 def _s3_images(settings: Settings, bucket: str) -> tuple[S3ImageStorage, S3Client]:
     def client(endpoint_url: str | None) -> S3Client:
         return build_s3_client(
