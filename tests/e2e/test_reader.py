@@ -8,52 +8,40 @@ the cover and a page at 390 px and 1280 px go to test-results/screenshots/."""
 from __future__ import annotations
 
 import io
-import os
-import secrets
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from pypdf import PdfReader
 
-from tests.integration.services import installed
-from tests.processes import CLI, running_server
+from tests.e2e.browsing import (
+    SCREENSHOTS,
+    Server,
+    assert_no_serious_violation,
+    chromium,
+    cli_token,
+    embedded_server,
+    watched,
+)
 
-SCREENSHOTS = Path(os.environ.get("LW_TEST_SCREENSHOTS", "test-results/screenshots"))
 PAGES = 3
-Server = tuple[httpx.Client, dict[str, str]]  # a client of the server, and its environment
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = installed("/usr/bin/chromium", "chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("reader")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
-    env.update(LW_DATA_DIR=str(data), LW_JWT_SECRET=secrets.token_hex(32))
-    with running_server(env) as (client, _):
-        yield client, env
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with embedded_server(tmp_path_factory.mktemp("reader")) as running:
+        yield running
 
 
 def token_for(env: dict[str, str], user: str) -> dict[str, str]:
-    token = subprocess.run(
-        [*CLI, "token", user], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {cli_token(env, user)}"}
 
 
 def shared_book(server: Server, user: str, language: str = "en") -> tuple[dict[str, Any], str]:
@@ -75,18 +63,6 @@ def shared_book(server: Server, user: str, language: str = "en") -> tuple[dict[s
     finished = client.post("/v1/books/current/finish", json={"title": title}, headers=auth)
     link = client.post(f"/v1/books/{finished.json()['id']}/share", json={}, headers=auth).json()
     return finished.json(), link["url"]
-
-
-def watched(page: Page) -> list[str]:
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
 
 
 def current_sheet(page: Page) -> str:
@@ -157,13 +133,7 @@ def test_the_reader_has_no_serious_accessibility_violation(
     for where in ("", "#page-1", "#the-end"):
         page.goto(url + where)
         page.reload()
-        results = Axe().run(page)
-        serious = [
-            (v["id"], v["impact"])
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == [], results.generate_report()
+        assert_no_serious_violation(page)
 
 
 def test_without_javascript_every_page_is_on_one_scrollable_page(
