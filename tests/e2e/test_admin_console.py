@@ -204,15 +204,18 @@ def test_a_user_token_gets_admins_only_and_no_data(
     assert [e for e in errors if "status of 403" not in e] == []  # the API's refusal only
 
 
-def test_signed_out_the_page_says_how_to_sign_in(browser: Browser, server: Server) -> None:
-    page = open_console(browser, server, 390, None)
+@pytest.mark.parametrize("width", [390, 1280])
+def test_signed_out_the_page_says_how_to_sign_in(
+    browser: Browser, server: Server, width: int
+) -> None:
+    page = open_console(browser, server, width, None)
     errors = watched(page)
     expect(page.get_by_role("heading", name="Sign in as an admin")).to_be_visible()
     expect(page.locator("#signed-out-view code")).to_have_text(
         "littlewriter login-link NAME --admin"
     )
     assert_no_serious_violation(page)
-    screenshot(page, "admin-signed-out-390")
+    screenshot(page, f"admin-signed-out-{width}")
     assert errors == []
 
 
