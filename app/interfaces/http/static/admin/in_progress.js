@@ -22,6 +22,12 @@ function stuckBadge() {
   return el("strong", { className: "badge stuck", textContent: t("stuck"), title: explained });
 }
 
+/** 128 random bits in hex (`crypto.randomUUID` exists only on https and localhost). */
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 function userPath(user) {
   return `${ADMIN}/users/${encodeURIComponent(user)}/books/current`;
 }
@@ -84,7 +90,6 @@ class BookInProgress {
   constructor(shell, stuck) {
     this.shell = shell;
     this.stuck = stuck;
-    this.section = document.getElementById("book-view");
     this.form = document.getElementById("finish-form");
     this.title = document.getElementById("finish-book-title");
     this.titleError = document.getElementById("finish-book-title-error");
@@ -151,7 +156,7 @@ class BookInProgress {
       return;
     }
     const same = this.pending && JSON.stringify(this.pending.body) === JSON.stringify(body);
-    const key = same ? this.pending.key : crypto.randomUUID();
+    const key = same ? this.pending.key : idempotencyKey();
     this.pending = { body, key };
     let finished;
     try {
@@ -162,9 +167,9 @@ class BookInProgress {
       });
     } catch (error) {
       if (error instanceof ApiError && error.status !== 0) this.pending = null;
-      const title = error instanceof ApiError ? error.fieldErrors().get("title") : undefined;
-      if (title) {
-        this.#showFieldError(title);
+      const refused = error instanceof ApiError ? error.fieldErrors().get("title") : undefined;
+      if (refused) {
+        this.#showFieldError(refused);
         this.title.focus();
         return;
       }
