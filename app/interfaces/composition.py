@@ -70,6 +70,7 @@ from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
 from app.infrastructure.jobs.in_process import InProcessGenerationQueue
 from app.infrastructure.jobs.saq_queue import HEARTBEAT_SECONDS, SaqGenerationQueue
+from app.infrastructure.jwks import JwksKeys
 from app.infrastructure.limits import RedisAddressLimits, RedisGenerationLimits
 from app.infrastructure.metrics import (
     MeasuredAddressLimits,
@@ -199,6 +200,18 @@ def _check_secret(name: str, value: SecretStr | None) -> None:
         )
     if secret.strip().lower() in EXAMPLE_SECRETS or len(set(secret)) < 8:
         raise ConfigurationError(f"{name} is an example or repeated value; generate a random one")
+
+
+def _provider_keys(settings: Settings) -> JwksKeys | None:
+    """The identity provider's JWKS client, when tokens come from one."""
+    if settings.jwt_jwks_url is None:
+        return None
+    return JwksKeys(
+        settings.jwt_jwks_url,
+        lifespan=settings.jwt_jwks_cache_seconds,
+        cooldown=settings.jwt_jwks_cooldown_seconds,
+        timeout=settings.jwt_jwks_timeout_seconds,
+    )
 
 
 def _failpoint(settings: Settings) -> str | None:
@@ -416,7 +429,7 @@ async def build_services(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = overrides.clock or SystemClock()
     ids = overrides.ids or RandomIds()
-    tokens = TokenCodec(settings)
+    tokens = TokenCodec(settings, keys=_provider_keys(settings))
     # Blocking adapter calls (S3, SQL, disk, Pillow) share the loop's default executor; its own
     # default of min(32, cpus + 4) threads would make 21 image copies queue on a small machine.
     asyncio.get_running_loop().set_default_executor(

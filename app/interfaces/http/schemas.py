@@ -339,3 +339,8 @@ class ProblemOut(BaseModel):
         "quote it when reporting a problem; every log line of the request carries it.",
         examples=["4f0c8e3b9d2a4c51a7e6f3b2c1d0e9f8"],
     )
+    hint: str | None = Field(
+        default=None,
+        description="On a development server's 401 for a token signed with another key: "
+        "where this server's key comes from (never in production).",
+    )
