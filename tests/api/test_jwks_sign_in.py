@@ -8,13 +8,16 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from app.infrastructure.settings import Settings
 from tests.api.conftest import ClientFactory, assert_problem
 from tests.jwks_server import AUDIENCE, ISSUER, JwksServer, SigningKey, jwks_server
 
@@ -147,3 +150,48 @@ async def test_refused_tokens_are_401(
     problem = assert_problem(response, 401, "unauthorized")
     assert problem["detail"] == "The bearer token is not valid."
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_the_page_learns_the_providers_sign_in_without_a_token(
+    make_client: ClientFactory,
+) -> None:
+    unset = await (await make_client()).get("/auth/config")
+    api = await make_client(
+        oidc_authorize_url="https://id.example/authorize",
+        oidc_token_url="https://id.example/oauth/token",
+        oidc_client_id="web",
+        oidc_audience="https://lw.example/api",
+    )
+    configured = await api.get("/auth/config")
+
+    assert unset.status_code == 200 and unset.json() == {"oidc": None}
+    assert configured.json() == {
+        "oidc": {
+            "authorize_url": "https://id.example/authorize",
+            "token_url": "https://id.example/oauth/token",
+            "client_id": "web",
+            "scope": "openid",
+            "token": "access_token",
+            "audience": "https://lw.example/api",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"jwt_algorithm": "HS256"}, "RS256 or ES256"),
+        ({"jwt_issuer": None}, "LW_JWT_ISSUER"),
+        ({"jwt_public_key": "pem"}, "not both"),
+        ({"jwt_jwks_url": "file:///etc/passwd"}, "http(s) URL"),
+        ({"oidc_client_id": "web"}, "go together"),
+    ],
+)
+def test_settings_refuse_a_provider_half_set_up(settings: dict[str, Any], message: str) -> None:
+    values: dict[str, Any] = {
+        "jwt_algorithm": "RS256",
+        "jwt_jwks_url": "https://id.example/.well-known/jwks.json",
+        "jwt_issuer": ISSUER,
+    }
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Settings(**(values | settings))
