@@ -150,6 +150,10 @@ def check_production(settings: Settings) -> None:
     _check_secret("LW_IMAGE_URL_SECRET", settings.image_url_secret)
     if settings.metrics_token is not None:
         _check_secret("LW_METRICS_TOKEN", settings.metrics_token)
+    if settings.jwt_jwks_url is not None and not settings.jwt_jwks_url.startswith("https://"):
+        raise ConfigurationError(
+            "LW_JWT_JWKS_URL must be https:// in production: the keys it serves decide who signs in"
+        )
     if settings.public_base_url is None:
         raise ConfigurationError(
             "LW_PUBLIC_BASE_URL must be set in production: image links would follow the "
@@ -430,6 +434,11 @@ async def build_services(
     clock = overrides.clock or SystemClock()
     ids = overrides.ids or RandomIds()
     tokens = TokenCodec(settings, keys=_provider_keys(settings))
+    log.info(
+        "data directory %s; tokens checked with %s",
+        settings.data_dir,
+        tokens.secret_source or settings.jwt_jwks_url or "LW_JWT_PUBLIC_KEY",
+    )
     # Blocking adapter calls (S3, SQL, disk, Pillow) share the loop's default executor; its own
     # default of min(32, cpus + 4) threads would make 21 image copies queue on a small machine.
     asyncio.get_running_loop().set_default_executor(
