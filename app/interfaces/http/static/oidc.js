@@ -86,6 +86,7 @@ export async function signIn(config) {
 }
 
 export async function completeSignIn(config) {
+  if (!config) return null; // no provider set up: tokens come from login links
   const query = new URLSearchParams(window.location.search);
   if (!query.has("code") && !query.has("error")) return null;
   const kept = JSON.parse(sessionStorage.getItem(KEPT) || "null");
