@@ -25,7 +25,16 @@ from app.interfaces.http.metrics import HttpMetrics
 from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
-from app.interfaces.http.routes import admin, books, events, health, images, reader, sharing
+from app.interfaces.http.routes import (
+    admin,
+    books,
+    events,
+    health,
+    images,
+    reader,
+    sharing,
+    sign_in,
+)
 from app.interfaces.http.tracing import RequestTracing
 
 HERE = Path(__file__).parent
@@ -115,6 +124,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     problems.install(app)
     app.include_router(books.polled)
     app.include_router(health.router)
+    app.include_router(sign_in.router)
     app.include_router(books.changes)
     app.include_router(books.router)
     app.include_router(events.router)
