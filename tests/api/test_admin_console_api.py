@@ -203,7 +203,7 @@ async def test_a_days_usage_totals_the_books_finished_that_day(make_client: Clie
         "books": 0,
         "usage": {"tokens_in": 0, "tokens_out": 0, "images": 0},
     }
-    for bad in ("2026-02-30", "2026-1-01", "tomorrow", "1700000000"):
+    for bad in ("2026-02-30", "2026-1-01", "tomorrow", "1700000000", "9999-12-31", "0001-01-01"):
         response = await client.get("/v1/admin/usage", params={"day": bad}, headers=ADMIN)
         assert_problem(response, 422, "validation_error")
 
