@@ -23,8 +23,10 @@ from app.application.ports import (
     ProviderCapacity,
     QuestionGenerator,
 )
+from app.application.ports.audit import AdminAuditLog
 from app.application.ports.exports import BookRenderer
 from app.application.ports.sharing import ShareLinkRepository, ShareTokens
+from app.application.use_cases.admin import AdminConsole
 from app.application.use_cases.delete_book import DeleteFinishedBook
 from app.application.use_cases.discard_book import DiscardBook
 from app.application.use_cases.exports import ExportBook
@@ -59,6 +61,7 @@ class UseCases:
     recover: RecoverStuckGenerations
     sharing: BookSharing
     exports: ExportBook
+    admin: AdminConsole
     jobs: GenerationJobs  # what a worker runs
 
 
@@ -76,6 +79,7 @@ def build_use_cases(
     capacity: ProviderCapacity,
     share_links: ShareLinkRepository,
     share_tokens: ShareTokens,
+    audit: AdminAuditLog,
     renderer: BookRenderer,
     clock: Clock,
     ids: IdGenerator,
@@ -146,6 +150,8 @@ def build_use_cases(
     sharing = BookSharing(
         finished=finished, links=share_links, tokens=share_tokens, clock=clock, ids=ids
     )
+    queries = BookQueries(books=books, finished=finished)
+    delete_book = DeleteFinishedBook(finished=finished, images=images)
     return UseCases(
         changes=changes,
         start_book=start_book,
@@ -153,13 +159,23 @@ def build_use_cases(
         redraw_picture=redraw_picture,
         finish_book=finish_book,
         discard_book=DiscardBook(changes=changes),
-        delete_book=DeleteFinishedBook(finished=finished, images=images),
-        queries=BookQueries(books=books, finished=finished),
+        delete_book=delete_book,
+        queries=queries,
         recover=RecoverStuckGenerations(
             changes=changes, books=books, finish=finish_book, clock=clock
         ),
         sharing=sharing,
         exports=ExportBook(finished=finished, images=images, renderer=renderer, sharing=sharing),
+        admin=AdminConsole(
+            books=books,
+            finished=finished,
+            audit=audit,
+            queries=queries,
+            finish_book=finish_book,
+            delete_book=delete_book,
+            clock=clock,
+            ids=ids,
+        ),
         jobs=GenerationJobs(
             start_book=start_book, write_page=write_page, redraw_picture=redraw_picture
         ),

@@ -365,6 +365,12 @@ class Book:
             deadlines.append(self.opening_deadline)
         return min(deadlines, default=None)
 
+    def holds_passed_lease(self, now: datetime) -> bool:
+        """Something holds the book past its lease (the process that held it may have died;
+        recovery gives it back): the admin sees the book as stuck."""
+        passes_at = self.expiring_attempts_at
+        return passes_at is not None and passes_at <= now
+
     def fail_generation(
         self,
         attempt_id: str,

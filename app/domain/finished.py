@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from app.domain.errors import InvalidValue
-from app.domain.values import BookSpec, Title, Usage, UserId
+from app.domain.values import BookSpec, Language, Title, Usage, UserId
 
 
 class FinishedBy(StrEnum):
@@ -87,7 +87,15 @@ class FinishedBook:
 
     def summary(self) -> FinishedBookSummary:
         return FinishedBookSummary(
-            self.id, self.user_id, self.title, self.cover_key, len(self.pages), self.finished_at
+            self.id,
+            self.user_id,
+            self.title,
+            self.cover_key,
+            len(self.pages),
+            self.finished_at,
+            self.spec.language,
+            self.finished_by,
+            self.usage,
         )
 
 
@@ -99,3 +107,6 @@ class FinishedBookSummary:
     cover_key: str
     page_count: int
     finished_at: datetime
+    language: Language
+    finished_by: FinishedBy
+    usage: Usage

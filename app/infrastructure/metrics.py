@@ -33,6 +33,7 @@ from app.application.errors import ContentRejected, RateLimited
 from app.application.ports import (
     AddressLimits,
     BookInProgressRepository,
+    BooksInProgressPage,
     CharacterSheet,
     ContentModerator,
     ContextGenerator,
@@ -42,13 +43,14 @@ from app.application.ports import (
     IllustrationRequest,
     Illustrator,
     Image,
+    IndexRepair,
     PageText,
     ProviderCapacity,
     ProviderWork,
     QuestionGenerator,
     Suggestions,
 )
-from app.domain.book import Book
+from app.domain.book import Book, BookState
 from app.domain.values import BookSpec, Language, StoryContext, Usage, UserId
 
 GenerationKind = Literal["page", "picture", "cover", "questions", "sheet"]
@@ -313,6 +315,21 @@ class MeasuredBookStore(BookInProgressRepository):
 
     async def with_passed_leases(self, now: datetime, limit: int) -> list[UserId]:
         return await self._inner.with_passed_leases(now, limit)
+
+    async def list_in_progress(
+        self,
+        *,
+        state: BookState | None,
+        user_id: UserId | None,
+        limit: int,
+        cursor: str | None,
+    ) -> BooksInProgressPage:
+        return await self._inner.list_in_progress(
+            state=state, user_id=user_id, limit=limit, cursor=cursor
+        )
+
+    async def rebuild_indexes(self) -> IndexRepair:
+        return await self._inner.rebuild_indexes()
 
     async def ping(self) -> None:
         await self._inner.ping()

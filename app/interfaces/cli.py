@@ -195,30 +195,42 @@ def _reconcile(args: argparse.Namespace) -> int:
     import asyncio
 
     from app.application.errors import DependencyUnavailable
+    from app.application.ports import IndexRepair
     from app.application.use_cases.reconcile import ReconcileImages, ReconcileReport
     from app.infrastructure.system import SystemClock
     from app.infrastructure.tracing import Tracing
-    from app.interfaces.composition import build_storage
+    from app.interfaces.composition import build_book_store, build_storage
 
     settings = _settings()
     clock = SystemClock()
 
-    async def run() -> ReconcileReport:
-        # Only the durable backends: the book store (and the embedded one's snapshot) is untouched.
+    async def run() -> tuple[ReconcileReport, IndexRepair | None]:
+        # The durable backends, and with --apply the indexes of a real Redis's books in
+        # progress (the embedded store is the server's own: it repairs them at start).
         # A maintenance run: its SQL and S3 calls are not traced.
         async with build_storage(settings, clock, Tracing(provider=None)) as storage:
             reconcile = ReconcileImages(
                 storage.images, storage.finished, clock, timedelta(seconds=args.grace_seconds)
             )
-            return await reconcile.execute(apply=args.apply)
+            report = await reconcile.execute(apply=args.apply)
+        if not args.apply:
+            return report, None
+        async with build_book_store(settings) as books:
+            return report, None if books is None else await books.rebuild_indexes()
 
     try:
-        report = asyncio.run(run())
+        report, repair = asyncio.run(run())
     except DependencyUnavailable as error:
         raise SystemExit(f"littlewriter reconcile: {error}") from None
     for key in report.orphans:
         print(key)
     print(report.summary(), file=sys.stderr)
+    if repair is not None:
+        print(
+            f"indexed {repair.books} book(s) in progress again; removed the entries of "
+            f"{repair.stale_removed} book(s) gone",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -284,9 +296,14 @@ def parser() -> argparse.ArgumentParser:
 
     reconcile = commands.add_parser(
         "reconcile",
-        help="list permanent images that no finished book claims (--apply deletes them)",
+        help="list permanent images that no finished book claims (--apply deletes them, and "
+        "rebuilds the indexes of the books in progress on LW_REDIS_URL)",
     )
-    reconcile.add_argument("--apply", action="store_true", help="delete them (default: dry run)")
+    reconcile.add_argument(
+        "--apply",
+        action="store_true",
+        help="delete them and rebuild the indexes (default: dry run)",
+    )
     reconcile.add_argument(
         "--grace-seconds",
         type=_positive,

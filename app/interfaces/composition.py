@@ -41,10 +41,12 @@ from app.application.ports import (
     ImageStorage,
     QuestionGenerator,
 )
+from app.application.ports.audit import AdminAuditLog
 from app.application.ports.sharing import ShareLinkRepository
 from app.application.use_cases.finish_book import FINISH_STEPS, Checkpoint
 from app.application.wiring import Timings, UseCases, build_use_cases
 from app.domain.values import BookLifetime
+from app.infrastructure.database.audit_log import SqlAdminAuditLog
 from app.infrastructure.database.engine import build_engine
 from app.infrastructure.database.migrations import is_at_head, upgrade_to_head
 from app.infrastructure.database.repository import SqlFinishedBookRepository
@@ -362,6 +364,7 @@ class Storage:
     images: ImageStorage
     local_images: LocalImageStorage | None
     share_links: ShareLinkRepository
+    audit: AdminAuditLog
 
 
 @contextlib.asynccontextmanager
@@ -374,6 +377,7 @@ async def build_storage(
         tracing.trace_engine(engine)
         finished = SqlFinishedBookRepository(engine, deadline=settings.database_deadline_seconds)
         links = SqlShareLinkRepository(engine, deadline=settings.database_deadline_seconds)
+        audit = SqlAdminAuditLog(engine, deadline=settings.database_deadline_seconds)
         if settings.s3_bucket is not None:
             images, s3 = _s3_images(settings, settings.s3_bucket)
             days = settings.staging_expiration_days
@@ -381,14 +385,28 @@ async def build_storage(
             stack.push_async_callback(_cancel, rule)
             # A reachable S3 gets its rule before the first request; an unreachable one later.
             await asyncio.wait({rule}, timeout=settings.s3_connect_timeout_seconds * 2)
-            yield Storage(finished, images, None, links)
+            yield Storage(finished, images, None, links, audit)
             return
         signer = ImageUrlSigner(
             resolve_link_key(settings), timedelta(seconds=settings.image_url_ttl_seconds), clock
         )
         local_images = LocalImageStorage(settings.data_dir / "images", signer)
         await local_images.ensure_root()
-        yield Storage(finished, local_images, local_images, links)
+        yield Storage(finished, local_images, local_images, links, audit)
+
+
+@contextlib.asynccontextmanager
+async def build_book_store(settings: Settings) -> AsyncIterator[BookInProgressRepository | None]:
+    """The books in progress on the configured Redis, for maintenance commands; None when the
+    store is embedded (it lives in the serving process, which repairs its indexes at start)."""
+    if settings.redis_url is None:
+        yield None
+        return
+    redis = await _redis_client(settings)
+    try:
+        yield RedisBookStore(client=redis)
+    finally:
+        await redis.aclose()
 
 
 def _s3_images(settings: Settings, bucket: str) -> tuple[S3ImageStorage, S3Client]:
@@ -526,6 +544,7 @@ async def build_services(
             capacity=capacity,
             share_links=storage.share_links,
             share_tokens=HmacShareTokens(key=resolve_share_key(settings)),
+            audit=storage.audit,
             renderer=FileRenderer(),
             clock=clock,
             ids=ids,

@@ -42,6 +42,7 @@ from sqlalchemy import URL, Engine, make_url, text
 
 from app.application.use_cases.finish_book import FINISH_STEPS
 from app.infrastructure.database import build_engine
+from app.infrastructure.store.progress_index import INDEX_KEYS
 from app.infrastructure.store.redis_books import KEY_PREFIX
 from app.infrastructure.tokens import ConfigurationError
 from app.interfaces.composition import check_production, finish_checkpoint
@@ -543,6 +544,44 @@ def test_reconcile_lists_then_removes_the_images_no_book_claims(
         assert view.status_code == 200
         for url in image_urls(view.json()):
             fetch(server.client, url)
+
+
+def test_reconcile_apply_rebuilds_the_index_of_books_in_progress(
+    deployment: Deployment, user: str
+) -> None:
+    """A book stored before the index existed (or whose entry was lost) is listed again."""
+
+    def listed(server: Server) -> list[str]:
+        response = server.client.get(
+            "/v1/admin/books-in-progress",
+            params={"user_id": user},
+            headers=headers("root", admin=True),
+        )
+        assert response.status_code == 200, response.text
+        return [item["user_id"] for item in response.json()["items"]]
+
+    with deployment.serving() as server:
+        write_book(server.client, user, pages=1)
+        assert listed(server) == [user]
+    with redis.Redis.from_url(deployment.redis_url) as client:
+        for key in INDEX_KEYS:
+            client.zrem(key, user)
+    with deployment.serving() as server:
+        assert listed(server) == []
+
+    dry = deployment.cli("reconcile")
+    assert dry.returncode == 0 and "indexed" not in dry.stderr, dry.stderr
+    applied = deployment.cli("reconcile", "--apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "book(s) in progress again" in applied.stderr
+    with deployment.serving() as server:
+        assert listed(server) == [user]
+        done = server.client.get(
+            "/v1/admin/books-in-progress",
+            params={"user_id": user, "state": "done"},
+            headers=headers("root", admin=True),
+        )
+        assert [item["user_id"] for item in done.json()["items"]] == [user]
 
 
 def test_reconcile_runs_on_the_embedded_defaults_too(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from app.application.errors import (
 from app.application.image_keys import STAGING_PREFIX, is_valid_key
 from app.application.ports import (
     BookInProgressRepository,
+    BooksInProgressPage,
     CharacterSheet,
     Clock,
     ContentModerator,
@@ -50,13 +51,16 @@ from app.application.ports import (
     Illustrator,
     Image,
     ImageStorage,
+    IndexRepair,
     PageText,
     ProviderCapacity,
     ProviderWork,
     QuestionGenerator,
     StoredObject,
     Suggestions,
+    UsageTotals,
 )
+from app.application.ports.audit import AdminAuditLog, AuditPage
 from app.application.ports.exports import BookRenderer, ExportFormat
 from app.application.ports.sharing import ShareLinkRepository
 from app.application.use_cases.delete_book import DeleteFinishedBook
@@ -68,7 +72,8 @@ from app.application.use_cases.redraw_picture import RedrawPicture
 from app.application.use_cases.start_book import StartBook
 from app.application.use_cases.write_page import WritePage
 from app.application.wiring import Timings, UseCases, build_use_cases
-from app.domain.book import Book
+from app.domain.audit import AuditEntry
+from app.domain.book import Book, BookState
 from app.domain.events import BookEvent
 from app.domain.finished import FinishedBook
 from app.domain.sharing import ShareLink
@@ -271,6 +276,38 @@ class InMemoryBookStore(BookInProgressRepository):
         ]
         return due[:limit]
 
+    async def list_in_progress(
+        self,
+        *,
+        state: BookState | None,
+        user_id: UserId | None,
+        limit: int,
+        cursor: str | None,
+    ) -> BooksInProgressPage:
+        """Newest change first, by (updated_at in ms, user id) descending; the cursor is
+        `at-<ms>-<user>` of the last book given."""
+        await asyncio.sleep(0)
+        self.faults.check("list_in_progress")
+        after = None if cursor is None else _progress_position(cursor)
+        listed = sorted(
+            (
+                (math.floor(book.updated_at.timestamp() * 1000), user.value, book)
+                for user, book in self._books.items()
+                if (state is None or book.state is state) and (user_id is None or user == user_id)
+            ),
+            key=lambda entry: (entry[0], entry[1]),
+            reverse=True,
+        )
+        after_cursor = [e for e in listed if after is None or (e[0], e[1]) < after]
+        page = after_cursor[:limit]
+        more = len(after_cursor) > limit
+        next_cursor = f"at-{page[-1][0]}-{page[-1][1]}" if more else None
+        return BooksInProgressPage([copy.deepcopy(b) for _, _, b in page], next_cursor)
+
+    async def rebuild_indexes(self) -> IndexRepair:
+        await asyncio.sleep(0)
+        return IndexRepair(books=len(self._books), stale_removed=0)
+
     def event_names(self) -> list[str]:
         return [e.name.value for e in self.events]
 
@@ -312,6 +349,14 @@ class InMemoryBookStore(BookInProgressRepository):
         return len(self._books)
 
 
+def _progress_position(cursor: str) -> tuple[int, str]:
+    at, _, rest = cursor.partition("-")
+    score, _, user = rest.partition("-")
+    if at != "at" or not score.isdigit() or not user:
+        raise InvalidCursor("unknown cursor")
+    return int(score), user
+
+
 # -- finished books --------------------------------------------------------------------------
 
 
@@ -341,8 +386,18 @@ class InMemoryFinishedBooks(FinishedBookRepository):
     ) -> FinishedBookPage:
         await asyncio.sleep(0)
         self.faults.check("list_for_user")
+        return self._listed(user_id, limit, cursor)
+
+    async def list_finished(
+        self, user_id: UserId | None, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
+        await asyncio.sleep(0)
+        self.faults.check("list_finished")
+        return self._listed(user_id, limit, cursor)
+
+    def _listed(self, user_id: UserId | None, limit: int, cursor: str | None) -> FinishedBookPage:
         mine = sorted(
-            (b for b in self._rows.values() if b.user_id == user_id),
+            (b for b in self._rows.values() if user_id is None or b.user_id == user_id),
             key=lambda b: (b.finished_at, b.id),
             reverse=True,
         )
@@ -356,6 +411,12 @@ class InMemoryFinishedBooks(FinishedBookRepository):
         more = start + limit < len(mine)
         next_cursor = f"after-{window[-1].id}" if more and window else None
         return FinishedBookPage([b.summary() for b in window], next_cursor)
+
+    async def usage_between(self, start: datetime, end: datetime) -> UsageTotals:
+        await asyncio.sleep(0)
+        self.faults.check("usage_between")
+        books = [b for b in self._rows.values() if start <= b.finished_at < end]
+        return UsageTotals(len(books), sum((b.usage for b in books), Usage()))
 
     async def delete(self, book_id: UUID) -> bool:
         await asyncio.sleep(0)
@@ -669,6 +730,36 @@ class InMemoryShareLinks(ShareLinkRepository):
         return None
 
 
+class InMemoryAuditLog(AdminAuditLog):
+    """Entries newest first by (at, id); the cursor is `after-<id>` of the last entry given."""
+
+    def __init__(self) -> None:
+        self._entries: dict[UUID, AuditEntry] = {}
+        self.faults = Faults(DatabaseUnavailable)
+
+    async def record(self, entry: AuditEntry) -> None:
+        await asyncio.sleep(0)
+        self.faults.check("record")
+        self._entries.setdefault(entry.id, entry)
+
+    async def entries(self, limit: int, cursor: str | None) -> AuditPage:
+        await asyncio.sleep(0)
+        self.faults.check("entries")
+        ordered = sorted(self._entries.values(), key=lambda e: (e.at, e.id), reverse=True)
+        start = 0
+        if cursor is not None:
+            ids = [f"after-{e.id}" for e in ordered]
+            if cursor not in ids:
+                raise InvalidCursor("unknown cursor")
+            start = ids.index(cursor) + 1
+        window = ordered[start : start + limit]
+        more = start + limit < len(ordered)
+        return AuditPage(window, f"after-{window[-1].id}" if more and window else None)
+
+    def all(self) -> list[AuditEntry]:
+        return sorted(self._entries.values(), key=lambda e: (e.at, e.id))
+
+
 class CountingRenderer(BookRenderer):
     """Makes a small file naming the book and its format, and counts what it made."""
 
@@ -728,6 +819,7 @@ class World:
     limits: FakeLimits = field(default_factory=FakeLimits)
     capacity: InMemoryProviderCapacity = field(init=False)
     share_links: InMemoryShareLinks = field(init=False)
+    audit: InMemoryAuditLog = field(default_factory=InMemoryAuditLog)
     renderer: CountingRenderer = field(default_factory=CountingRenderer)
     share_tokens: HmacShareTokens = field(
         default_factory=lambda: HmacShareTokens(key=b"unit-test share key")
@@ -765,6 +857,7 @@ class World:
             capacity=self.capacity,
             share_links=self.share_links,
             share_tokens=self.share_tokens,
+            audit=self.audit,
             renderer=self.renderer,
             clock=self.clock,
             ids=self.ids,

@@ -76,7 +76,15 @@ def test_a_finished_book_lists_its_cover_then_its_pages_as_image_keys() -> None:
 def test_a_finished_book_summary_carries_the_shelf_fields() -> None:
     book = finished()
     assert book.summary() == FinishedBookSummary(
-        BOOK_ID, ALICE, Title("Momo"), COVER, 2, T0 + timedelta(hours=1)
+        BOOK_ID,
+        ALICE,
+        Title("Momo"),
+        COVER,
+        2,
+        T0 + timedelta(hours=1),
+        book.spec.language,
+        book.finished_by,
+        book.usage,
     )
 
 

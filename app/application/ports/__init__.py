@@ -39,9 +39,12 @@ from app.application.ports.limits import (
 )
 from app.application.ports.stores import (
     BookInProgressRepository,
+    BooksInProgressPage,
     FinishedBookPage,
     FinishedBookRepository,
     FinishedRecord,
+    IndexRepair,
+    UsageTotals,
 )
 from app.application.ports.system import Clock, IdGenerator
 
@@ -51,6 +54,7 @@ __all__ = [
     "AddressLimits",
     "BookEventFeed",
     "BookInProgressRepository",
+    "BooksInProgressPage",
     "CharacterSheet",
     "Claim",
     "Claimed",
@@ -73,6 +77,7 @@ __all__ = [
     "Image",
     "ImageStorage",
     "InProgress",
+    "IndexRepair",
     "JobKind",
     "JobRunner",
     "KeyReused",
@@ -84,5 +89,6 @@ __all__ = [
     "StoredObject",
     "StoredResponse",
     "Suggestions",
+    "UsageTotals",
     "parse_event_id",
 ]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from app.domain.book import Book
+from app.domain.book import Book, BookState
 from app.domain.finished import FinishedBook, FinishedBookSummary
-from app.domain.values import UserId
+from app.domain.values import Usage, UserId
 
 # What every cursor a repository hands out looks like (it is otherwise opaque).
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,200}$"
@@ -23,6 +23,23 @@ class FinishedRecord:
 
     book_id: UUID
     request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BooksInProgressPage:
+    """One page of the books in progress across users; `next_cursor` is None on the last one."""
+
+    items: list[Book]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRepair:
+    """What rebuilding the indexes of the books in progress found: books whose entries were
+    written again, and users whose entries were left by a book that is gone."""
+
+    books: int
+    stale_removed: int
 
 
 class BookInProgressRepository(ABC):
@@ -60,6 +77,28 @@ class BookInProgressRepository(ABC):
         (the process that held it may have died)."""
 
     @abstractmethod
+    async def list_in_progress(
+        self,
+        *,
+        state: BookState | None,
+        user_id: UserId | None,
+        limit: int,
+        cursor: str | None,
+    ) -> BooksInProgressPage:
+        """Books in progress of every user (or of `user_id`: none or one), in the stored
+        `state` when given, newest change first (`updated_at`, then user id, both descending),
+        read from an index kept with each change, never by scanning the store. A book gone by
+        expiry is not listed. A cursor is a `next_cursor` this returned, matching
+        `CURSOR_PATTERN`; any other raises `InvalidCursor`."""
+
+    @abstractmethod
+    async def rebuild_indexes(self) -> IndexRepair:
+        """Write every stored book's index entries again, and remove those of books that are
+        gone: the repair path for books stored before the index existed, or for an index
+        updated in a step of its own that did not happen. Reads the whole store: maintenance
+        only."""
+
+    @abstractmethod
     async def ping(self) -> None: ...
 
 
@@ -69,6 +108,14 @@ class FinishedBookPage:
 
     items: list[FinishedBookSummary]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """How many books were finished in a span of time, and what generating them cost."""
+
+    books: int
+    usage: Usage
 
 
 class FinishedBookRepository(ABC):
@@ -87,6 +134,17 @@ class FinishedBookRepository(ABC):
     ) -> FinishedBookPage:
         """Newest first. A cursor is a `next_cursor` this returned, matching `CURSOR_PATTERN`;
         any other raises `InvalidCursor`."""
+
+    @abstractmethod
+    async def list_finished(
+        self, user_id: UserId | None, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
+        """`list_for_user`, or of every user with `user_id` None (for the admin); the same
+        order and cursors."""
+
+    @abstractmethod
+    async def usage_between(self, start: datetime, end: datetime) -> UsageTotals:
+        """The books finished from `start` (included) to `end` (excluded), and their cost."""
 
     @abstractmethod
     async def delete(self, book_id: UUID) -> bool: ...

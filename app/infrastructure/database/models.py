@@ -87,6 +87,8 @@ class BookRow(Base):
     __tablename__ = "books"
     __table_args__ = (
         Index("ix_books_user_id_finished_at_id", "user_id", "finished_at", "id"),
+        # Every user's books newest first (the admin's list) and a day's totals.
+        Index("ix_books_finished_at_id", "finished_at", "id"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -148,3 +150,21 @@ class ShareLinkRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AdminActionRow(Base):
+    """One admin action that succeeded (the audit log); kept when its book is deleted."""
+
+    __tablename__ = "admin_actions"
+    __table_args__ = (
+        Index("ix_admin_actions_at_id", "at", "id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[str] = mapped_column(book_id_type(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    admin_id: Mapped[str] = mapped_column(user_id_type())
+    action: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(user_id_type(), nullable=True)
+    book_id: Mapped[str | None] = mapped_column(book_id_type(), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

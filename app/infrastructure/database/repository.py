@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Engine, and_, delete, or_, select, text
+from sqlalchemy import Engine, and_, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, sessionmaker
 
@@ -22,6 +22,7 @@ from app.application.ports.stores import (
     CURSOR_PATTERN,
     FinishedBookPage,
     FinishedBookRepository,
+    UsageTotals,
 )
 from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
 from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
@@ -52,10 +53,18 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     async def list_for_user(
         self, user_id: UserId, limit: int, cursor: str | None
     ) -> FinishedBookPage:
+        return await self.list_finished(user_id, limit, cursor)
+
+    async def list_finished(
+        self, user_id: UserId | None, limit: int, cursor: str | None
+    ) -> FinishedBookPage:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         after = None if cursor is None else decode_cursor(cursor)
-        return await self._in_thread(self._list_for_user, user_id, limit, after)
+        return await self._in_thread(self._list_finished, user_id, limit, after)
+
+    async def usage_between(self, start: datetime, end: datetime) -> UsageTotals:
+        return await self._in_thread(self._usage_between, start, end)
 
     async def delete(self, book_id: UUID) -> bool:
         return await self._in_thread(self._delete, book_id)
@@ -94,8 +103,8 @@ class SqlFinishedBookRepository(FinishedBookRepository):
             row = session.get(BookRow, str(book_id), options=[selectinload(BookRow.pages)])
             return None if row is None else _to_domain(row)
 
-    def _list_for_user(
-        self, user_id: UserId, limit: int, after: ShelfPosition | None
+    def _list_finished(
+        self, user_id: UserId | None, limit: int, after: ShelfPosition | None
     ) -> FinishedBookPage:
         query = select(
             BookRow.id,
@@ -104,7 +113,14 @@ class SqlFinishedBookRepository(FinishedBookRepository):
             BookRow.cover_key,
             BookRow.page_count,
             BookRow.finished_at,
-        ).where(BookRow.user_id == user_id.value)
+            BookRow.language,
+            BookRow.finished_by,
+            BookRow.tokens_in,
+            BookRow.tokens_out,
+            BookRow.images_generated,
+        )
+        if user_id is not None:
+            query = query.where(BookRow.user_id == user_id.value)
         if after is not None:
             # Keyset: strictly after the last book shown in (finished_at DESC, id DESC) order.
             query = query.where(
@@ -124,6 +140,9 @@ class SqlFinishedBookRepository(FinishedBookRepository):
                 cover_key=row.cover_key,
                 page_count=row.page_count,
                 finished_at=row.finished_at,
+                language=Language(row.language),
+                finished_by=FinishedBy(row.finished_by),
+                usage=Usage(row.tokens_in, row.tokens_out, row.images_generated),
             )
             for row in rows[:limit]
         ]
@@ -132,6 +151,18 @@ class SqlFinishedBookRepository(FinishedBookRepository):
             last = items[-1]
             next_cursor = encode_cursor(ShelfPosition(last.finished_at, last.id))
         return FinishedBookPage(items=items, next_cursor=next_cursor)
+
+    def _usage_between(self, start: datetime, end: datetime) -> UsageTotals:
+        query = select(
+            func.count(BookRow.id),
+            func.coalesce(func.sum(BookRow.tokens_in), 0),
+            func.coalesce(func.sum(BookRow.tokens_out), 0),
+            func.coalesce(func.sum(BookRow.images_generated), 0),
+        ).where(BookRow.finished_at >= start, BookRow.finished_at < end)
+        with self._engine.connect() as connection:
+            books, tokens_in, tokens_out, images = connection.execute(query).one()
+        # MySQL's SUM is a DECIMAL: whole numbers all the same.
+        return UsageTotals(int(books), Usage(int(tokens_in), int(tokens_out), int(images)))
 
     def _delete(self, book_id: UUID) -> bool:
         with self._engine.begin() as connection:

@@ -18,7 +18,7 @@ from pathlib import Path
 from fakeredis import FakeAsyncRedis, FakeServer
 from redis.asyncio import Redis
 
-from app.infrastructure.store.redis_books import KEY_PREFIX
+from app.infrastructure.store.redis_books import KEY_PREFIX, RedisBookStore
 from app.infrastructure.store.redis_idempotency import KEY_PREFIX as IDEMPOTENCY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ async def embedded_redis(snapshot: Path, interval: float = 30.0) -> AsyncIterato
     # No sockets here: allow as many connections as concurrent requests may want.
     client: Redis = FakeAsyncRedis(server=FakeServer(), max_connections=100_000)
     books, responses = await _load(client, snapshot)
+    if books:
+        # The snapshot keeps the books, not their index entries: write those again.
+        await RedisBookStore(client=client).rebuild_indexes()
     if books or responses:
         log.info(
             "restored %d book%s in progress and %d kept response%s from %s",

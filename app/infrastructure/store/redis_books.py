@@ -22,11 +22,28 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.application.errors import BookAlreadyInProgress, StoreUnavailable, VersionConflict
-from app.application.ports import BookInProgressRepository, FinishedRecord
-from app.domain.book import Book
+from app.application.ports import (
+    BookInProgressRepository,
+    BooksInProgressPage,
+    FinishedRecord,
+    IndexRepair,
+)
+from app.domain.book import Book, BookState
+from app.domain.errors import InvalidValue
 from app.domain.events import BookEvent
 from app.domain.values import UserId
 from app.infrastructure.store import codec
+from app.infrastructure.store.progress_index import (
+    INDEX_KEYS,
+    PROGRESS_KEY,
+    Position,
+    changed_ms,
+    decode_cursor,
+    encode_cursor,
+    entries_after,
+    state_key,
+    state_place,
+)
 
 KEY_PREFIX = "lw:book:"
 EVENTS_PREFIX = "lw:events:"
@@ -39,6 +56,8 @@ DEFAULT_EVENTS_KEPT = 500
 FINISHED_PREFIX = "lw:finished:"
 DEFAULT_FINISHED_KEPT = timedelta(hours=24)
 DECODED_BOOKS_KEPT = 1024
+# Book keys read, and stale index entries pruned, per round trip of a repair.
+REPAIR_BATCH = 200
 
 
 def book_key(user_id: UserId) -> str:
@@ -51,6 +70,11 @@ def finished_key(user_id: UserId) -> str:
 
 def events_key(user_id: UserId) -> str:
     return f"{EVENTS_PREFIX}{user_id}"
+
+
+def _lease_ms(book: Book) -> str:
+    passes_at = book.expiring_attempts_at
+    return "" if passes_at is None else repr(passes_at.timestamp() * 1000)
 
 
 def _expiry_ms(book: Book) -> int:
@@ -86,7 +110,8 @@ async def _translated() -> AsyncIterator[None]:
 
 class RedisBookStore(BookInProgressRepository):
     """Also keeps, in the same transactions, each user's event stream (the events a change
-    recorded, trimmed to `events_kept`) and the index of leases for recovery."""
+    recorded, trimmed to `events_kept`), the index of leases for recovery and the index of
+    books in progress for the admin (see `progress_index`)."""
 
     def __init__(
         self,
@@ -103,6 +128,8 @@ class RedisBookStore(BookInProgressRepository):
         self._add = client.register_script(_script("add_book.lua"))
         self._update = client.register_script(_script("update_book.lua"))
         self._remove = client.register_script(_script("remove_book.lua"))
+        self._prune = client.register_script(_script("prune_book_index.lua"))
+        self._index = client.register_script(_script("index_book.lua"))
 
     async def get(self, user_id: UserId) -> Book | None:
         async with _translated():
@@ -112,15 +139,16 @@ class RedisBookStore(BookInProgressRepository):
 
     async def add(self, book: Book) -> None:
         key = book_key(book.user_id)
-        passes_at = book.expiring_attempts_at
         async with _translated():
             created = await self._add(
-                keys=[key, LEASES_KEY],
+                keys=[key, LEASES_KEY, *INDEX_KEYS],
                 args=[
                     codec.dumps(book),
                     _expiry_ms(book),
-                    "" if passes_at is None else repr(passes_at.timestamp() * 1000),
+                    _lease_ms(book),
                     book.user_id.value,
+                    state_place(book.state),
+                    changed_ms(book),
                 ],
             )
             # A SET whose reply was lost and that the client sent again finds its own book.
@@ -130,20 +158,21 @@ class RedisBookStore(BookInProgressRepository):
 
     async def update(self, book: Book, expected_version: int) -> None:
         user = book.user_id
-        passes_at = book.expiring_attempts_at
         events = [part for e in book.pending_events for part in _event_fields(e)]
         async with _translated():
             stored = await self._update(
-                keys=[book_key(user), LEASES_KEY, events_key(user)],
+                keys=[book_key(user), LEASES_KEY, events_key(user), *INDEX_KEYS],
                 args=[
                     str(book.id),
                     expected_version,
                     codec.dumps(book),
                     _expiry_ms(book),
-                    "" if passes_at is None else repr(passes_at.timestamp() * 1000),
+                    _lease_ms(book),
                     user.value,
                     self._events_kept,
                     EVENTS_CHANNEL,
+                    state_place(book.state),
+                    changed_ms(book),
                     *events,
                 ],
             )
@@ -161,9 +190,118 @@ class RedisBookStore(BookInProgressRepository):
                 return []
             exists = await asyncio.gather(*(self._redis.exists(book_key(u)) for u in users))
             gone = [u.value for u, found in zip(users, exists, strict=True) if not found]
-            if gone:  # expired books leave their entry behind
-                await self._redis.zrem(LEASES_KEY, *gone)
+            if gone:  # expired books leave their entries behind
+                await self._pruned(gone)
         return [u for u, found in zip(users, exists, strict=True) if found]
+
+    async def _pruned(self, users: list[str]) -> int:
+        """Remove the index entries of these users whose book is gone (checked in the script:
+        a book started meanwhile keeps its entries)."""
+        keys = [LEASES_KEY, *INDEX_KEYS, *(book_key(UserId(u)) for u in users)]
+        removed: int = await self._prune(keys=keys, args=users)
+        return removed
+
+    async def list_in_progress(
+        self,
+        *,
+        state: BookState | None,
+        user_id: UserId | None,
+        limit: int,
+        cursor: str | None,
+    ) -> BooksInProgressPage:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        after = None if cursor is None else decode_cursor(cursor)
+        index = PROGRESS_KEY if state is None else state_key(state)
+        async with _translated():
+            if user_id is not None:
+                score = await self._redis.zscore(index, user_id.value)
+                entries = [] if score is None else [Position(int(score), user_id.value)]
+                found = await self._live([e for e in entries if after is None or e < after], state)
+                return BooksInProgressPage([book for _, book in found], None)
+            listed: list[tuple[Position, Book]] = []
+            position = after
+            while len(listed) <= limit:  # one more than asked: is there a next page?
+                entries = await entries_after(self._redis, index, position, limit + 1 - len(listed))
+                if not entries:
+                    break
+                position = entries[-1]
+                listed.extend(await self._live(entries, state))
+        page = listed[:limit]
+        more = len(listed) > limit
+        return BooksInProgressPage(
+            [book for _, book in page], encode_cursor(page[-1][0]) if more else None
+        )
+
+    async def _live(
+        self, entries: list[Position], state: BookState | None
+    ) -> list[tuple[Position, Book]]:
+        """The books of these entries that are still stored (and, with `state`, still in it:
+        one that changed meanwhile is listed under its new state); entries of books that expired
+        are pruned on the way."""
+        if not entries:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.get(book_key(UserId(entry.user)))
+            documents = await pipe.execute()
+        gone = [e.user for e, raw in zip(entries, documents, strict=True) if raw is None]
+        if gone:
+            await self._pruned(gone)
+        books = [
+            (entry, _decoded(raw).copy())
+            for entry, raw in zip(entries, documents, strict=True)
+            if raw is not None
+        ]
+        return [(e, b) for e, b in books if state is None or b.state is state]
+
+    async def rebuild_indexes(self) -> IndexRepair:
+        books = stale = 0
+        async with _translated():
+            batch: list[str] = []
+            async for key in self._redis.scan_iter(match=f"{KEY_PREFIX}*", count=REPAIR_BATCH):
+                batch.append(key.decode() if isinstance(key, bytes) else str(key))
+                if len(batch) >= REPAIR_BATCH:
+                    books += await self._index_books(batch)
+                    batch = []
+            books += await self._index_books(batch)
+            indexed: set[str] = set()
+            for index in (LEASES_KEY, *INDEX_KEYS):
+                indexed.update(
+                    m.decode() if isinstance(m, bytes) else str(m)
+                    for m in await self._redis.zrange(index, 0, -1)
+                )
+            members = sorted(indexed)
+            for start in range(0, len(members), REPAIR_BATCH):
+                stale += await self._pruned(members[start : start + REPAIR_BATCH])
+        return IndexRepair(books=books, stale_removed=stale)
+
+    async def _index_books(self, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            documents = await pipe.execute()
+        indexed = 0
+        for key, raw in zip(keys, documents, strict=True):
+            if raw is None:
+                continue  # expired since the scan
+            try:
+                book = codec.loads(raw)
+            except (InvalidValue, ValueError, KeyError, TypeError):
+                continue  # not a book this version can read: its key is left alone
+            indexed += await self._index(
+                keys=[key, LEASES_KEY, *INDEX_KEYS],
+                args=[
+                    raw,
+                    _lease_ms(book),
+                    book.user_id.value,
+                    state_place(book.state),
+                    changed_ms(book),
+                ],
+            )
+        return indexed
 
     async def remove(
         self, book: Book, expected_version: int, finished: FinishedRecord | None = None
@@ -176,7 +314,7 @@ class RedisBookStore(BookInProgressRepository):
         )
         async with _translated():
             removed = await self._remove(
-                keys=[book_key(user), LEASES_KEY, finished_key(user)],
+                keys=[book_key(user), LEASES_KEY, finished_key(user), *INDEX_KEYS],
                 args=[str(book.id), expected_version, user.value, record, self._finished_ms],
             )
         if not removed:

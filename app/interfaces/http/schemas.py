@@ -306,6 +306,76 @@ class ShelfOut(BaseModel):
     next_cursor: str | None
 
 
+class BookInProgressItemOut(BaseModel):
+    """A book in progress in the admin's list."""
+
+    user_id: str
+    id: str
+    state: BookStateName = Field(
+        description="The stored state (what the list's `state` filter matches): a book whose "
+        "generation is stuck past its lease stays `generating`, with `stuck` true, until "
+        "recovery gives it back."
+    )
+    pages_written: int
+    page_count: int
+    updated_at: str
+    expires_at: str
+    stuck: bool = Field(
+        description="A page, picture, opening or finish holds the book past its lease (its "
+        "process may have died); recovery gives it back within its interval."
+    )
+
+
+class BooksInProgressOut(BaseModel):
+    items: list[BookInProgressItemOut]
+    next_cursor: str | None
+
+
+class AdminBookSummaryOut(BaseModel):
+    """A finished book in the admin's list, with what generating it cost."""
+
+    id: str
+    user_id: str
+    title: str
+    cover_image_url: str
+    page_count: int
+    language: str
+    finished_at: str
+    finished_by: Literal["user", "admin"]
+    usage: UsageOut
+
+
+class AdminShelfOut(BaseModel):
+    items: list[AdminBookSummaryOut]
+    next_cursor: str | None
+
+
+class DayUsageOut(BaseModel):
+    day: str = Field(description="The UTC day, `YYYY-MM-DD`.", examples=["2026-12-01"])
+    books: int = Field(description="Books finished that day.")
+    usage: UsageOut
+
+
+AdminActionName = Literal["finish", "takedown", "view_book_in_progress", "view_book"]
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    at: str
+    admin_id: str = Field(description="The admin token's `sub`.")
+    action: AdminActionName
+    user_id: str | None = Field(description="Whose book the action concerned.")
+    book_id: str | None
+    detail: dict[str, str | int | bool | None] = Field(
+        description="`finish`: `title` and `force`; `takedown`: the book's `title`."
+    )
+
+
+class AuditLogOut(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"]
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from app.application.use_cases.admin import DayUsage
+from app.domain.audit import AuditEntry
 from app.domain.book import Book, BookState
 from app.domain.finished import FinishedBook, FinishedBookSummary
 from app.domain.sharing import ShareLink
 from app.domain.values import BookSpec, Page, Usage
 from app.interfaces.http.schemas import (
     AdminBookOut,
+    AdminBookSummaryOut,
     AdminFinishedBookOut,
+    AuditEntryOut,
+    BookInProgressItemOut,
     BookOut,
     BookSummaryOut,
     CharacterOut,
+    DayUsageOut,
     FinishedBookOut,
     FinishedPageOut,
     PageOut,
@@ -144,4 +150,49 @@ def summary_view(summary: FinishedBookSummary, link: LinkMaker) -> BookSummaryOu
         cover_image_url=link(summary.cover_key),
         page_count=summary.page_count,
         finished_at=rfc3339(summary.finished_at),
+    )
+
+
+def in_progress_item_view(book: Book, now: datetime) -> BookInProgressItemOut:
+    return BookInProgressItemOut(
+        user_id=book.user_id.value,
+        id=str(book.id),
+        state=book.state.value,
+        pages_written=len(book.pages),
+        page_count=book.spec.page_count,
+        updated_at=rfc3339(book.updated_at),
+        expires_at=rfc3339(book.expires_at),
+        stuck=book.holds_passed_lease(now),
+    )
+
+
+def admin_summary_view(summary: FinishedBookSummary, link: LinkMaker) -> AdminBookSummaryOut:
+    return AdminBookSummaryOut(
+        id=str(summary.id),
+        user_id=summary.user_id.value,
+        title=summary.title.value,
+        cover_image_url=link(summary.cover_key),
+        page_count=summary.page_count,
+        language=summary.language.value,
+        finished_at=rfc3339(summary.finished_at),
+        finished_by=summary.finished_by.value,
+        usage=usage_view(summary.usage),
+    )
+
+
+def day_usage_view(day: DayUsage) -> DayUsageOut:
+    return DayUsageOut(
+        day=day.day.isoformat(), books=day.totals.books, usage=usage_view(day.totals.usage)
+    )
+
+
+def audit_entry_view(entry: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        id=str(entry.id),
+        at=rfc3339(entry.at),
+        admin_id=entry.admin_id.value,
+        action=entry.action.value,
+        user_id=None if entry.user_id is None else entry.user_id.value,
+        book_id=None if entry.book_id is None else str(entry.book_id),
+        detail=dict(entry.detail),
     )
