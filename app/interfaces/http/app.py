@@ -25,7 +25,16 @@ from app.interfaces.http.metrics import HttpMetrics
 from app.interfaces.http.metrics import router as metrics_router
 from app.interfaces.http.request_ids import HEADER as REQUEST_ID_HEADER
 from app.interfaces.http.request_ids import RequestIds
-from app.interfaces.http.routes import admin, books, events, health, images, reader, sharing
+from app.interfaces.http.routes import (
+    admin,
+    books,
+    creator,
+    events,
+    health,
+    images,
+    reader,
+    sharing,
+)
 from app.interfaces.http.tracing import RequestTracing
 
 HERE = Path(__file__).parent
@@ -120,7 +129,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(events.router)
     app.include_router(sharing.router)
     app.include_router(reader.router)
-    # The reader's templates, script and stylesheet ship with the app: no build step.
+    app.include_router(creator.router)
+    # The web pages' templates, scripts and stylesheets ship with the app: no build step.
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount(reader.STATIC, StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(admin.changes)

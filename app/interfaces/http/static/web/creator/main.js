@@ -1,0 +1,83 @@
+// The creator page: signed out, it says how to sign in; signed in, it shows the book in
+// progress (or the form to start one) and the shelf of finished books.
+import { api } from "../api.js";
+import { describe } from "../forms.js";
+import { onSessionChange, session, signOut } from "../session.js";
+import { t } from "../text.js";
+import { BookScreen } from "./book.js";
+import { Shelf } from "./shelf.js";
+import { offerSignIn } from "./signin.js";
+import { StartScreen } from "./start.js";
+
+const $ = (id) => document.getElementById(id);
+let signedIn = null; // not known until the first show()
+
+function status(message, isError = false) {
+  const line = $("status");
+  line.textContent = message;
+  line.classList.toggle("error", isError);
+}
+
+function expired() {
+  signOut(); // the server refused the token: it is of no more use
+  status(t("session_expired"), true);
+}
+
+const shelf = new Shelf({ status, signedOut: expired });
+const start = new StartScreen({
+  status,
+  signedOut: expired,
+  started: (book) => {
+    status(t("started"));
+    start.hide();
+    start.reset();
+    bookScreen.open(book);
+    $("book-title").focus();
+  },
+  existing: () => loadBook(),
+});
+const bookScreen = new BookScreen({
+  status,
+  signedOut: expired,
+  finished: (finished) => {
+    status(t("finished", { title: finished.title }));
+    start.show();
+    shelf.load().then(() => document.querySelector(".shelf-book h3")?.focus());
+  },
+  closed: (message) => {
+    if (message) status(message);
+    if (signedIn) start.show();
+  },
+});
+
+async function loadBook() {
+  try {
+    const book = await api("/v1/books/current");
+    start.hide();
+    bookScreen.open(book);
+  } catch (error) {
+    if (error.status === 404) start.show();
+    else if (error.status === 401) expired();
+    else status(describe(error), true);
+  }
+}
+
+function show(current) {
+  const nowSignedIn = current !== null;
+  if (nowSignedIn === signedIn) return;
+  signedIn = nowSignedIn;
+  $("signed-out").hidden = signedIn;
+  if (signedIn) {
+    loadBook();
+    shelf.load();
+    return;
+  }
+  start.hide();
+  bookScreen.feed?.stop();
+  $("book").hidden = true;
+  shelf.hide();
+  offerSignIn();
+}
+
+onSessionChange(show);
+show(session());
