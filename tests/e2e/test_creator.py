@@ -13,6 +13,7 @@ import re
 import secrets
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from tests.fake_openai import FakeOpenAI
+from tests.fault_proxy import ThreadedFaultProxy
 from tests.integration.services import installed
 from tests.processes import CLI, running_server
 
@@ -236,3 +239,106 @@ def test_a_book_is_written_finished_kept_and_read(
     expect(page.locator("#signed-out")).to_be_visible()
     assert errors == []
     context.close()
+
+
+# -- When the event stream fails, and when a picture does ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SlowPictures:
+    """A server drawing with a fake OpenAI that can be slowed or made to fail, reached by the
+    browser through a proxy that can cut every open connection."""
+
+    base: str
+    fake: FakeOpenAI
+    proxy: ThreadedFaultProxy
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def slow_pictures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowPictures]:
+    data = tmp_path_factory.mktemp("creator-ai")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
+    with FakeOpenAI.running() as fake:
+        env.update(
+            LW_DATA_DIR=str(data),
+            LW_JWT_SECRET=secrets.token_hex(32),
+            LW_OPENAI_API_KEY="test-key",
+            LW_OPENAI_BASE_URL=fake.base_url,
+            LW_OPENAI_MAX_RETRIES="0",
+        )
+        with (
+            running_server(env) as (client, _),
+            ThreadedFaultProxy("127.0.0.1", client.base_url.port or 80) as proxy,
+        ):
+            yield SlowPictures(f"http://127.0.0.1:{proxy.port}", fake, proxy, env)
+
+
+def signed_in_with_a_book(browser: Browser, base: str, env: dict[str, str], user: str) -> Page:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    token = subprocess.run(
+        [*CLI, "token", user], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    page.goto(f"{base}/#token={token}")
+    page.get_by_label("Name of character 1").fill("Momo")
+    page.get_by_label("How many pages?").fill("2")
+    page.get_by_role("button", name="Start the book").click()
+    expect(page.locator("#book")).to_be_visible(timeout=20_000)
+    return page
+
+
+def write(page: Page, idea: str) -> None:
+    page.get_by_label("Your idea for the next page").fill(idea)
+    page.get_by_role("button", name="Write this page").click()
+
+
+def test_a_cut_stream_resumes_from_its_last_event_and_the_picture_arrives(
+    browser: Browser, slow_pictures: SlowPictures
+) -> None:
+    page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-cut")
+    errors = watched(page)
+    slow_pictures.fake.images.delay(3)
+    try:
+        write(page, "Momo finds a glowing map")
+        expect(page.locator("#page-1 .page-text")).not_to_be_empty(timeout=20_000)
+        drawing = page.locator("#page-1 .drawing")
+        expect(drawing).to_have_text("Drawing the picture…")
+        screen(page, "drawing", 390)
+        with page.expect_request(lambda r: r.url.endswith("/events")) as reconnect:
+            slow_pictures.proxy.reset_all()  # the event stream is cut mid-page
+        assert reconnect.value.headers.get("last-event-id")  # resumed, not started afresh
+        expect(page.locator("#page-1 img.page-picture")).to_be_visible(timeout=20_000)
+    finally:
+        slow_pictures.fake.images.delay(0)
+    assert [e for e in errors if "ERR_" not in e] == []  # the cut itself is a network error
+    page.close()
+
+
+def test_without_a_stream_the_page_arrives_by_polling(
+    browser: Browser, slow_pictures: SlowPictures
+) -> None:
+    page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-poll")
+    errors = watched(page)
+    page.route("**/v1/books/current/events", lambda route: route.abort())
+    slow_pictures.proxy.reset_all()  # the stream open now is cut; it cannot come back
+    write(page, "Momo climbs the tallest tree")
+    expect(page.locator("#page-1 .page-text")).not_to_be_empty(timeout=20_000)
+    expect(page.locator("#page-1 img.page-picture")).to_be_visible(timeout=20_000)
+    expect(page.get_by_label("Your idea for the next page")).to_be_enabled()
+    assert [e for e in errors if "ERR_FAILED" not in e] == []  # the refused streams only
+    page.close()
+
+
+def test_a_failed_picture_is_drawn_again(browser: Browser, slow_pictures: SlowPictures) -> None:
+    page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-redraw")
+    errors = watched(page)
+    slow_pictures.fake.images.fail(500, times=1)
+    write(page, "Momo paints the sky")
+    redraw = page.get_by_role("button", name="Draw the picture of page 1 again")
+    expect(redraw).to_be_visible(timeout=20_000)
+    expect(page.locator("#page-1 .page-text")).not_to_be_empty()
+    screen(page, "draw-again", 390)
+    redraw.click()
+    expect(page.locator("#page-1 img.page-picture")).to_be_visible(timeout=20_000)
+    assert errors == []
+    page.close()

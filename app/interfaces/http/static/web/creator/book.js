@@ -129,6 +129,7 @@ export class BookScreen {
     this.sending = false;
     $("idea").value = "";
     this.pageKeys.forget();
+    this.on.status("");
   }
 
   render() {

@@ -42,7 +42,8 @@ const bookScreen = new BookScreen({
   finished: (finished) => {
     status(t("finished", { title: finished.title }));
     start.show();
-    shelf.load().then(() => document.querySelector(".shelf-book h3")?.focus());
+    // the book just kept is the first on the shelf: take the reader there
+    shelf.load().then(() => document.querySelector(".shelf-book .actions button")?.focus());
   },
   closed: (message) => {
     if (message) status(message);

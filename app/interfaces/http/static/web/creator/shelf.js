@@ -55,7 +55,7 @@ export class Shelf {
     $("shelf-more").hidden = !this.cursor;
     $("shelf-empty").hidden = $("shelf").children.length > 0;
     $("shelf-section").hidden = false;
-    if (more) added[0]?.querySelector("h3 a, button")?.focus();
+    if (more) added[0]?.querySelector("button")?.focus();
   }
 
   #item(summary) {
@@ -94,8 +94,8 @@ export class Shelf {
       withLabel(button(t("delete"), (b) => this.remove(summary, item, b), "quiet danger"), "delete_title"),
     );
     const words = document.createElement("div");
-    words.append(title, facts, actions, shared);
-    item.append(cover, words);
+    words.append(title, facts);
+    item.append(cover, words, actions, shared);
     return item;
   }
 
