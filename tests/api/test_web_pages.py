@@ -9,6 +9,8 @@ import re
 import httpx
 import pytest
 
+from tests.api.conftest import ClientFactory
+
 
 def ui_text(html: str) -> dict[str, str]:
     block = re.search(r'<script type="application/json" id="ui-text">(.*?)</script>', html, re.S)
@@ -82,3 +84,22 @@ async def test_the_creator_needs_no_token_and_a_wrong_method_is_405(
     refused = await client.post("/")
     assert refused.status_code == 405
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_pictures_may_come_from_the_configured_image_hosts(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(
+        public_base_url="https://books.example/app", s3_endpoint_url="http://minio:9000"
+    )
+    policy = (await client.get("/")).headers["content-security-policy"]
+    images = next(d for d in policy.split(";") if d.strip().startswith("img-src")).split()
+    assert images == [
+        "img-src",
+        "'self'",
+        "data:",
+        "blob:",
+        "https:",
+        "https://books.example",
+        "http://minio:9000",
+    ]

@@ -96,15 +96,16 @@ def watched(page: Page) -> list[str]:
     return errors
 
 
-def screen(page: Page, name: str, width: int) -> None:
-    """A screenshot of the whole page, and no serious accessibility violation on it."""
+def screen(page: Page, name: str, width: int, *, full_page: bool = True) -> None:
+    """A screenshot of the page (all of it, or what is in view), and no serious accessibility
+    violation on it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # A full-page shot resizes the view, after which Chromium scrolls a focused field back
     # into view at the next click (as for a phone's keyboard): blur it for the shot.
     focused = page.evaluate_handle(
         "() => { const e = document.activeElement; e?.blur(); return e; }"
     )
-    page.screenshot(path=SCREENSHOTS / f"creator-{name}-{width}.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / f"creator-{name}-{width}.png", full_page=full_page)
     page.evaluate("element => element?.focus({ preventScroll: true })", focused)
     results = Axe().run(page)
     serious = [
@@ -224,7 +225,7 @@ def test_a_book_is_written_finished_kept_and_read(
     page.get_by_role("button", name="Discard this book").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
-    screen(page, "discard", width)
+    screen(page, "discard", width, full_page=False)  # the dialog over the page in view
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#book")).to_be_visible()
     page.get_by_role("button", name="Discard this book").click()
@@ -342,3 +343,26 @@ def test_a_failed_picture_is_drawn_again(browser: Browser, slow_pictures: SlowPi
     expect(page.locator("#page-1 img.page-picture")).to_be_visible(timeout=20_000)
     assert errors == []
     page.close()
+
+
+def test_a_korean_browser_gets_a_korean_interface(browser: Browser, server: Server) -> None:
+    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors = watched(page)
+    page.goto(login_link(server, "creator-ko"))
+    assert page.locator("html").get_attribute("lang") == "ko"
+    page.get_by_label("등장인물 1의 이름").fill("모모")
+    page.get_by_label("몇 쪽인가요?").fill("2")
+    expect(page.get_by_label("책의 언어")).to_have_value("ko")  # the book's, too, by default
+    page.get_by_role("button", name="책 시작하기").click()
+    expect(page.locator("#book")).to_be_visible(timeout=20_000)
+    page.locator("#chips .chip").first.click()
+    page.get_by_role("button", name="이 쪽 쓰기").click()
+    text = page.locator("#page-1 .page-text")
+    expect(text).not_to_be_empty(timeout=20_000)
+    assert text.get_attribute("lang") == "ko"
+    expect(page.locator("#page-1 img.page-picture")).to_be_visible(timeout=20_000)
+    expect(page.locator("#kept-until")).to_contain_text("보관돼요")
+    screen(page, "korean", 390)
+    assert errors == []
+    context.close()

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.templating import Jinja2Templates
@@ -65,21 +66,31 @@ def interface_language(request: Request) -> str:
     return DEFAULT_LANGUAGE
 
 
-def content_security_policy(connect_to: Iterable[str] = ()) -> str:
-    """No inline script or style anywhere; pictures may come from S3 (https) or this app;
+def origin_of(url: str | None) -> str | None:
+    """`scheme://host[:port]` of a configured URL, as a CSP source; None when there is none."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def content_security_policy(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> str:
+    """No inline script or style anywhere. Pictures come from this app, S3 (https) or
+    `images_from` (the configured image hosts, which may be plain http in development);
     `connect_to` adds origins the page's scripts may call (an identity provider)."""
-    connect = " ".join(("'self'", *connect_to))
+    connect = " ".join(dict.fromkeys(("'self'", *connect_to)))
+    images = " ".join(dict.fromkeys(("'self'", "data:", "blob:", "https:", *images_from)))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob: https:; "
+        f"img-src {images}; "
         f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
 
 
-def page_headers(connect_to: Iterable[str] = ()) -> dict[str, str]:
+def page_headers(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(connect_to),
+        "Content-Security-Policy": content_security_policy(connect_to, images_from),
         "Referrer-Policy": "no-referrer",
         "Vary": "Accept-Language",
         "Cache-Control": "no-cache",
@@ -94,6 +105,7 @@ def render(
     *,
     status_code: int = 200,
     connect_to: Iterable[str] = (),
+    images_from: Iterable[str] = (),
 ) -> Response:
     """A page in the interface language: `text` holds its words (base's and `sections`'), and
     is also handed to the page's scripts as JSON (templates/web/base.html)."""
@@ -110,5 +122,5 @@ def render(
         template,
         values,
         status_code=status_code,
-        headers=page_headers(connect_to),
+        headers=page_headers(connect_to, images_from),
     )

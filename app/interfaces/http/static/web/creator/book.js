@@ -158,7 +158,7 @@ export class BookScreen {
     this.render();
     try {
       const book = await this.#post("/v1/books/current/pages", key, { input });
-      this.on.status(t("page_on_its_way"));
+      if (this.sending) this.on.status(t("page_on_its_way")); // unless its text came first
       this.adopt(book);
     } catch (error) {
       this.sending = false;
