@@ -267,6 +267,7 @@ def slow_pictures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowPict
             LW_OPENAI_API_KEY="test-key",
             LW_OPENAI_BASE_URL=fake.base_url,
             LW_OPENAI_MAX_RETRIES="0",
+            LW_RATE_LIMIT_GENERATION="3/minute",  # each test's user makes at most 3
         )
         with (
             running_server(env) as (client, _),
@@ -275,14 +276,16 @@ def slow_pictures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowPict
             yield SlowPictures(f"http://127.0.0.1:{proxy.port}", fake, proxy, env)
 
 
-def signed_in_with_a_book(browser: Browser, base: str, env: dict[str, str], user: str) -> Page:
+def signed_in_with_a_book(
+    browser: Browser, base: str, env: dict[str, str], user: str, pages: int = 2
+) -> Page:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     token = subprocess.run(
         [*CLI, "token", user], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     page.goto(f"{base}/#token={token}")
     page.get_by_label("Name of character 1").fill("Momo")
-    page.get_by_label("How many pages?").fill("2")
+    page.get_by_label("How many pages?").fill(str(pages))
     page.get_by_role("button", name="Start the book").click()
     expect(page.locator("#book")).to_be_visible(timeout=20_000)
     return page
@@ -371,3 +374,57 @@ def test_a_korean_browser_gets_a_korean_interface(browser: Browser, server: Serv
     screen(page, "korean", 390)
     assert errors == []
     context.close()
+
+
+def test_over_the_rate_limit_the_page_says_how_long_to_wait(
+    browser: Browser, slow_pictures: SlowPictures
+) -> None:
+    page = signed_in_with_a_book(
+        browser, slow_pictures.base, slow_pictures.env, "creator-limit", pages=3
+    )
+    errors = watched(page)
+    for number, idea in enumerate(["Momo hops", "Momo sings"], start=1):
+        write(page, idea)
+        expect(page.locator(f"#page-{number} img.page-picture")).to_be_visible(timeout=20_000)
+    write(page, "Momo sleeps")  # the fourth generation in a minute
+    error = page.locator("#error-input")
+    expect(error).to_contain_text(re.compile(r"You can try again in \d+ seconds\."))
+    expect(page.get_by_role("button", name="Write this page")).to_be_disabled()
+    expect(page.get_by_label("Your idea for the next page")).to_have_value("Momo sleeps")
+    screen(page, "rate-limited", 390, full_page=False)
+    assert [e for e in errors if "status of 429" not in e] == []
+    page.close()
+
+
+def test_the_event_stream_parser_reads_what_the_format_allows(
+    browser: Browser, server: Server
+) -> None:
+    """Lines cut anywhere between chunks, CRLF, CR and LF, comments, multi-line data, the
+    retry hint, and an id kept only once its event is complete."""
+    chunks = [
+        "retry: 3000\r\n\r",
+        "\n: keep-alive\n\nid: 17-0\nevent: page",
+        "_text\n",
+        'data: {"a":\n',
+        "data: 1}\r\rdata:plain\n\nevent: resync\ndata: {}\n\n",
+        "id: 18-0\n",
+    ]
+    page = browser.new_page()
+    page.goto(f"{server[0].base_url}/")
+    parsed = page.evaluate(
+        """async (chunks) => {
+          const { EventStreamParser } = await import("/static/web/creator/sse.js");
+          const parser = new EventStreamParser();
+          const events = chunks.flatMap((chunk) => parser.push(chunk));
+          return { events, lastEventId: parser.lastEventId, retryMs: parser.retryMs };
+        }""",
+        chunks,
+    )
+    assert parsed["events"] == [
+        {"event": "page_text", "data": '{"a":\n1}', "id": "17-0"},
+        {"event": "message", "data": "plain", "id": None},
+        {"event": "resync", "data": "{}", "id": None},
+    ]
+    assert parsed["lastEventId"] == "17-0"
+    assert parsed["retryMs"] == 3000
+    page.close()
