@@ -236,8 +236,16 @@ def test_a_book_is_written_finished_kept_and_read(
     current = server[0].get("/v1/books/current", headers={"Authorization": f"Bearer {token}"})
     assert current.status_code == 404
 
+    # A login link for someone else, opened here, shows their books, not these.
+    page.goto(login_link(server, f"{user}-sister"))
+    expect(page.locator("#account-user")).to_have_text(f"{user}-sister")
+    expect(page.locator("#shelf-empty")).to_be_visible()
+    expect(page.locator(".shelf-book")).to_have_count(0)
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#signed-out")).to_be_visible()
+    expect(page.locator("#shelf-section")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('lw.token')") is None
     assert errors == []
     context.close()
 

@@ -55,14 +55,23 @@ export class BookScreen {
     this.feed.start();
   }
 
-  close(message = "") {
+  /** Stop showing the book (signed out, another user): nothing more is said. */
+  leave() {
     this.feed?.stop();
     this.feed = null;
     this.book = null;
+    this.sending = false;
     $("pages").replaceChildren();
     $("chips").replaceChildren();
     delete $("chips").dataset.signature;
+    $("idea").value = "";
+    clearErrors($("write-form"));
     $("book").hidden = true;
+  }
+
+  /** The book left: discarded, finished elsewhere, expired. */
+  close(message = "") {
+    this.leave();
     this.on.closed(message);
   }
 
@@ -201,11 +210,7 @@ export class BookScreen {
       );
       this.finishKeys.forget();
       $("title").value = "";
-      this.feed?.stop();
-      this.feed = null;
-      this.book = null;
-      $("pages").replaceChildren();
-      $("book").hidden = true;
+      this.leave();
       this.on.finished(finished);
     } catch (error) {
       $("finish").disabled = false;

@@ -50,13 +50,18 @@ export class BookFeed {
   }
 
   async refresh() {
+    const controller = this.controller;
+    let book;
     try {
-      this.on.snapshot(await api("/v1/books/current"));
+      book = await api("/v1/books/current");
     } catch (error) {
+      if (!controller || controller.signal.aborted) return;
       if (error.status === 404) this.on.snapshot(null);
       else if (error.status === 401) this.on.signedOut();
-      // anything else: the next poll or event brings the news
+      return; // anything else: the next poll or event brings the news
     }
+    // a read that comes back after the feed was stopped (the book finished) is old news
+    if (controller && !controller.signal.aborted) this.on.snapshot(book);
   }
 
   async #stream(signal) {

@@ -11,6 +11,7 @@ import { StartScreen } from "./start.js";
 
 const $ = (id) => document.getElementById(id);
 let signedIn = null; // not known until the first show()
+let signedInAs = undefined; // the user shown: a login link for another one starts afresh
 
 function status(message, isError = false) {
   const line = $("status");
@@ -64,20 +65,21 @@ async function loadBook() {
 }
 
 function show(current) {
-  const nowSignedIn = current !== null;
-  if (nowSignedIn === signedIn) return;
-  signedIn = nowSignedIn;
+  const user = current?.sub ?? null;
+  if (user === signedInAs) return;
+  signedInAs = user;
+  signedIn = user !== null;
   $("signed-out").hidden = signedIn;
+  start.hide();
+  start.reset();
+  bookScreen.leave();
+  shelf.hide();
   if (signedIn) {
     loadBook();
     shelf.load();
-    return;
+  } else {
+    offerSignIn();
   }
-  start.hide();
-  bookScreen.feed?.stop();
-  $("book").hidden = true;
-  shelf.hide();
-  offerSignIn();
 }
 
 onSessionChange(show);
