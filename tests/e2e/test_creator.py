@@ -436,3 +436,24 @@ def test_the_event_stream_parser_reads_what_the_format_allows(
     assert parsed["lastEventId"] == "17-0"
     assert parsed["retryMs"] == 3000
     page.close()
+
+
+def test_a_page_whose_text_failed_is_sent_again_as_a_new_try(
+    browser: Browser, slow_pictures: SlowPictures
+) -> None:
+    page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-retry")
+    errors = watched(page)
+    slow_pictures.fake.responses.fail(500, times=None)
+    try:
+        write(page, "Momo builds a snowman")
+        expect(page.locator("#error-input")).not_to_be_empty(timeout=30_000)
+    finally:
+        slow_pictures.fake.reset()
+    idea = page.get_by_label("Your idea for the next page")
+    expect(idea).to_have_value("Momo builds a snowman")  # kept, to send again
+    expect(page.locator("#pages li")).to_have_count(0)
+    page.get_by_role("button", name="Write this page").click()
+    expect(page.locator("#page-1 .page-text")).not_to_be_empty(timeout=20_000)
+    expect(idea).to_have_value("")
+    assert errors == []
+    page.close()

@@ -21,7 +21,8 @@ export class BookScreen {
     this.book = null;
     this.readVersion = 0; // the version of the last full read: events at or below it are old
     this.seenVersion = 0; // the newest version applied, from a read or an event
-    this.sending = false;
+    this.sending = false; // an idea is on its way: sent, or accepted (202) and not yet a page
+    this.accepted = false; // the 202 came: a read without the page and not generating is a failure
     this.pausedUntil = 0; // after a 429: the send button waits Retry-After seconds
     this.feed = null;
     this.pageKeys = new IntentKeys();
@@ -61,6 +62,7 @@ export class BookScreen {
     this.feed = null;
     this.book = null;
     this.sending = false;
+    this.accepted = false;
     $("pages").replaceChildren();
     $("chips").replaceChildren();
     delete $("chips").dataset.signature;
@@ -90,11 +92,12 @@ export class BookScreen {
   /** A full read of the book; one older than what the events already showed is ignored. */
   adopt(book) {
     if (this.book && book.id === this.book.id && book.version < this.seenVersion) return;
-    const firstPageText = this.book ? this.book.pages.length < book.pages.length : false;
+    const newPage = this.book ? this.book.pages.length < book.pages.length : false;
     this.book = book;
     this.readVersion = book.version;
     this.seenVersion = book.version;
-    if (firstPageText) this.pageArrived();
+    if (newPage) this.pageArrived();
+    else if (this.accepted && book.state !== "generating") this.pageFailed();
     this.render();
   }
 
@@ -123,9 +126,7 @@ export class BookScreen {
       if (data.stage === "illustration" && page) page.image_status = "failed";
       if (data.stage === "text") {
         book.state = "bookInProgress";
-        this.sending = false;
-        $("idea").disabled = false;
-        showError("error-input", data.detail || t("page_failed"), $("idea"));
+        this.pageFailed(data.detail);
       }
     }
     this.seenVersion = Math.max(this.seenVersion, data.version);
@@ -136,9 +137,20 @@ export class BookScreen {
   pageArrived() {
     if (!this.sending) return;
     this.sending = false;
+    this.accepted = false;
     $("idea").value = "";
     this.pageKeys.forget();
     this.on.status("");
+  }
+
+  /** The page's text could not be written: the idea stays, to be sent again (a new try). */
+  pageFailed(detail = "") {
+    if (!this.sending) return;
+    this.sending = false;
+    this.accepted = false;
+    this.pageKeys.forget(); // the old key would only replay the accepted 202
+    this.on.status("");
+    showError("error-input", detail || t("page_failed"), $("idea"));
   }
 
   render() {
@@ -167,7 +179,11 @@ export class BookScreen {
     this.render();
     try {
       const book = await this.#post("/v1/books/current/pages", key, { input });
-      if (this.sending) this.on.status(t("page_on_its_way")); // unless its text came first
+      if (this.sending) {
+        // unless its text came first, on the stream
+        this.accepted = true;
+        this.on.status(t("page_on_its_way"));
+      }
       this.adopt(book);
     } catch (error) {
       this.sending = false;
