@@ -214,6 +214,15 @@ def test_a_book_is_written_finished_kept_and_read(
     assert download.value.suggested_filename.endswith(".pdf")
     assert Path(saved).read_bytes().startswith(b"%PDF")
 
+    page.get_by_role("button", name=f"Share “{title}”").click()
+    shared = page.get_by_label("Anyone with this link can read the book:")
+    expect(shared).to_be_focused()
+    link = shared.input_value()
+    assert "/read/" in link and server[0].get(link).status_code == 200
+    page.get_by_role("button", name="Stop sharing").click()
+    expect(shared).to_have_count(0)
+    assert server[0].get(link).status_code == 404
+
     page.get_by_role("button", name=f"Read “{title}”").click()
     page.wait_for_url("**/read/**")
     expect(page.locator("h1")).to_have_text(title)
@@ -235,6 +244,13 @@ def test_a_book_is_written_finished_kept_and_read(
     token = page.evaluate("localStorage.getItem('lw.token')")
     current = server[0].get("/v1/books/current", headers={"Authorization": f"Bearer {token}"})
     assert current.status_code == 404
+
+    # The finished book, deleted from the shelf after a confirmation.
+    page.get_by_role("button", name=f"Delete “{title}”").click()
+    page.get_by_role("button", name="Delete it").click()
+    expect(page.locator("#status")).to_have_text(f"“{title}” was deleted.")
+    expect(page.locator(".shelf-book")).to_have_count(0)
+    expect(page.locator("#shelf-empty")).to_be_visible()
 
     # A login link for someone else, opened here, shows their books, not these.
     page.goto(login_link(server, f"{user}-sister"))
