@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 from starlette.templating import Jinja2Templates
 
+from app.infrastructure.settings import Settings
+
 LANGUAGES = ("en", "ko")
 DEFAULT_LANGUAGE = "en"
 STATIC = "/static"
@@ -72,6 +74,16 @@ def origin_of(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def image_hosts(settings: Settings) -> list[str]:
+    """Where a page's pictures may come from besides its own origin: the service's public base
+    and S3's endpoint (MinIO in development may be plain http). For `render(images_from=...)`."""
+    configured = (
+        settings.public_base_url,
+        settings.s3_public_endpoint_url or settings.s3_endpoint_url,
+    )
+    return [origin for url in configured if (origin := origin_of(url))]
 
 
 def content_security_policy(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> str:

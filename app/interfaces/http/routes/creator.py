@@ -7,21 +7,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from app.infrastructure.settings import Settings
 from app.interfaces.http.dependencies import ServicesDep
-from app.interfaces.http.web_page import origin_of, render
+from app.interfaces.http.web_page import image_hosts, render
 
 router = APIRouter(include_in_schema=False)
-
-
-def image_hosts(settings: Settings) -> list[str]:
-    """Where the book's pictures may come from besides this page's own origin: the service's
-    public base and S3's endpoint (MinIO in development may be plain http)."""
-    configured = (
-        settings.public_base_url,
-        settings.s3_public_endpoint_url or settings.s3_endpoint_url,
-    )
-    return [origin for url in configured if (origin := origin_of(url))]
 
 
 @router.get("/", response_class=HTMLResponse)
