@@ -28,6 +28,7 @@ from app.interfaces.http.request_ids import RequestIds
 from app.interfaces.http.routes import (
     admin,
     books,
+    creator,
     events,
     health,
     images,
@@ -130,7 +131,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.include_router(events.router)
     app.include_router(sharing.router)
     app.include_router(reader.router)
-    # The reader's templates, script and stylesheet ship with the app: no build step.
+    app.include_router(creator.router)
+    # The web pages' templates, scripts and stylesheets ship with the app: no build step.
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount(reader.STATIC, StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(admin.changes)
