@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from app.infrastructure.settings import Settings
 from app.infrastructure.tokens import TokenCodec
 from tests.integration.services import installed
-from tests.jwks_server import AUDIENCE, ISSUER, SigningKey
+from tests.jwks_server import AUDIENCE, ISSUER, SigningKey, jwks_server
+from tests.processes import running_server
 
 MODULE = Path(__file__).parents[2] / "app/interfaces/http/static/oidc.js"
 CLIENT_ID = "littlewriter-web"
@@ -237,3 +239,49 @@ def _claims(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return claims
+
+
+def test_the_creator_page_signs_in_at_the_provider_and_writes_with_its_token(
+    browser: Browser, tmp_path: Path
+) -> None:
+    provider = Provider()
+    authorization, provider_url = _serve(_provider_handler(provider))
+    with jwks_server(KEY) as keys:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
+        env.update(
+            LW_DATA_DIR=str(tmp_path),
+            LW_JWT_ALGORITHM="RS256",
+            LW_JWT_JWKS_URL=keys.url,
+            LW_JWT_ISSUER=ISSUER,
+            LW_JWT_AUDIENCE=AUDIENCE,
+            LW_OIDC_AUTHORIZE_URL=f"{provider_url}/authorize",
+            LW_OIDC_TOKEN_URL=f"{provider_url}/token",
+            LW_OIDC_CLIENT_ID=CLIENT_ID,
+            LW_OIDC_AUDIENCE=AUDIENCE,
+        )
+        with running_server(env) as (api, _):
+            base = str(api.base_url).rstrip("/")
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console",
+                lambda m: (
+                    errors.append(m.text)
+                    if m.type == "error" and "404" not in m.text  # no book in progress yet
+                    else None
+                ),
+            )
+            try:
+                page.goto(f"{base}/")
+                page.get_by_role("button", name="Sign in").click()
+                # Back from the provider: the start form (GET /v1/books/current said 404).
+                page.locator("#start").wait_for(state="visible")
+                assert page.url == f"{base}/"
+                assert "alice" in (page.locator("header").text_content() or "")
+                assert page.evaluate("localStorage.getItem('lw.token')").count(".") == 2
+                assert len(provider.exchanges) == 1 and errors == []
+            finally:
+                page.close()
+    authorization.shutdown()
+    authorization.server_close()

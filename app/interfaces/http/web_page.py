@@ -86,6 +86,13 @@ def image_hosts(settings: Settings) -> list[str]:
     return [origin for url in configured if (origin := origin_of(url))]
 
 
+def identity_provider(settings: Settings) -> list[str]:
+    """The identity provider's token endpoint, which the page's sign-in (static/oidc.js) calls:
+    for `render(connect_to=...)`."""
+    origin = origin_of(settings.oidc_token_url)
+    return [origin] if origin else []
+
+
 def content_security_policy(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> str:
     """No inline script or style anywhere. Pictures come from this app, S3 (https) or
     `images_from` (the configured image hosts, which may be plain http in development);

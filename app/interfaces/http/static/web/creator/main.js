@@ -3,10 +3,10 @@
 import { api } from "../api.js";
 import { describe } from "../forms.js";
 import { onSessionChange, session, signOut } from "../session.js";
+import { finishProviderSignIn, offerSignIn } from "../signin.js";
 import { t } from "../text.js";
 import { BookScreen } from "./book.js";
 import { Shelf } from "./shelf.js";
-import { offerSignIn } from "./signin.js";
 import { StartScreen } from "./start.js";
 
 const $ = (id) => document.getElementById(id);
@@ -84,3 +84,4 @@ function show(current) {
 
 onSessionChange(show);
 show(session());
+finishProviderSignIn((message) => status(message, true));
