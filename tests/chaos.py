@@ -54,6 +54,7 @@ from sqlalchemy import URL, bindparam, make_url, text
 from app.domain.book import Book
 from app.infrastructure.database import build_engine
 from app.infrastructure.store import codec
+from app.infrastructure.store.progress_index import INDEX_KEYS
 from app.infrastructure.store.redis_books import (
     KEY_PREFIX,
     LEASES_KEY,
@@ -996,7 +997,8 @@ class Scenario:
                 if batch:
                     client.delete(*batch)
             if users:
-                client.zrem(LEASES_KEY, *(u.name for u in users))
+                for index in (LEASES_KEY, *INDEX_KEYS):
+                    client.zrem(index, *(u.name for u in users))
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

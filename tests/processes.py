@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -44,7 +45,7 @@ CLI = [sys.executable, "-m", "app.interfaces.cli"]
 
 @contextmanager
 def running_server(
-    env: dict[str, str], *args: str
+    env: dict[str, str], *args: str, cwd: Path | None = None
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """A real `littlewriter serve` on a free port with this environment, healthy; a client for
     it; stopped (SIGTERM) at the end. Its log goes to a file (a pipe nobody reads would fill
@@ -52,7 +53,7 @@ def running_server(
     port = free_port()
     with tempfile.NamedTemporaryFile() as log:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), *args], env=env, stdout=log, stderr=log
+            [*CLI, "serve", "--port", str(port), *args], env=env, stdout=log, stderr=log, cwd=cwd
         )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 

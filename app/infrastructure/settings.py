@@ -22,7 +22,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LW_", extra="ignore", frozen=True)
 
     env: Environment = Environment.DEVELOPMENT
-    data_dir: Path = Path("./var")
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Where the service keeps its files; a relative path is taken from the folder "
+        "the command runs in, and every command resolves it the same way (made absolute here).",
+    )
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65_535,
+        description="The port `littlewriter serve` listens on unless --port says otherwise; "
+        "`littlewriter login-link` points at it when LW_PUBLIC_BASE_URL is unset.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Base of the service's own image links; the request's own when unset "
@@ -96,11 +107,67 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_audience: str = "littlewriter"
     jwt_issuer: str | None = None
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="The identity provider's JWKS (its public keys by `kid`): tokens are verified "
+        "with them instead of a secret or LW_JWT_PUBLIC_KEY; needs LW_JWT_ISSUER.",
+    )
+    jwt_jwks_cache_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How long the fetched key set is used before it is fetched again; also the "
+        "longest a token stays accepted after its key left the JWKS.",
+    )
+    jwt_jwks_cooldown_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="A token with an unknown `kid` fetches the key set again at most this often "
+        "(and a JWKS that did not answer is not asked again sooner).",
+    )
+    jwt_jwks_timeout_seconds: float = Field(
+        default=3, gt=0, description="The longest one JWKS fetch may take; past it 503."
+    )
+    jwt_roles_claim: str = Field(
+        default="roles",
+        description="The claim holding the user's roles: a top-level name "
+        "(`cognito:groups`, `https://example.com/roles`), else a dotted path "
+        "(`realm_access.roles`).",
+    )
+    jwt_admin_role: str = Field(
+        default="admin", min_length=1, description="The role that grants the admin endpoints."
+    )
+    jwt_user_id: Literal["sub", "sub-digest"] = Field(
+        default="sub",
+        description="`sub`: the token's `sub` is the user id (1-64 of A-Z a-z 0-9 _ . @ -); "
+        "`sub-digest`: a digest of the issuer and `sub` (`u-` and 40 hex digits), for "
+        "providers whose subjects do not fit (Auth0's `auth0|...`).",
+    )
     jwt_max_ttl_seconds: int = Field(
         default=30 * 86_400,
         ge=60,
         description="The longest a token may live (exp - iat); longer ones are refused, and "
         "`littlewriter token --ttl` cannot issue them.",
+    )
+    oidc_authorize_url: str | None = Field(
+        default=None,
+        description="The provider's authorization endpoint: the page signs in there "
+        "(authorization code with PKCE); set with LW_OIDC_TOKEN_URL and LW_OIDC_CLIENT_ID.",
+    )
+    oidc_token_url: str | None = Field(
+        default=None, description="The provider's token endpoint (it must allow CORS)."
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The page's public client id at the provider (no secret)."
+    )
+    oidc_scope: str = Field(default="openid", description="The scopes the page asks for.")
+    oidc_audience: str | None = Field(
+        default=None,
+        description="An `audience` sent with the authorization request (Auth0: the API's "
+        "identifier, so that its access token carries it).",
+    )
+    oidc_token: Literal["access_token", "id_token"] = Field(
+        default="access_token",
+        description="Which token of the provider's answer the page sends as its bearer.",
     )
     image_url_secret: SecretStr | None = None
     metrics_token: SecretStr | None = Field(
@@ -231,6 +298,11 @@ class Settings(BaseSettings):
         "server died (their lease passed) and gives them back.",
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
     @field_validator("rate_limit_generation", "rate_limit_sharing")
     @classmethod
     def _is_a_rate(cls, value: str) -> str:
@@ -259,9 +331,34 @@ class Settings(BaseSettings):
             raise ValueError("LW_BOOK_TTL_SECONDS must not exceed LW_BOOK_MAX_AGE_SECONDS")
         if self.jwt_algorithm not in {"HS256", "HS384", "HS512", "RS256", "ES256"}:
             raise ValueError("LW_JWT_ALGORITHM must be one of HS256/HS384/HS512/RS256/ES256")
-        if self.jwt_algorithm.startswith(("RS", "ES")) and not self.jwt_public_key:
-            raise ValueError(f"LW_JWT_ALGORITHM={self.jwt_algorithm} needs LW_JWT_PUBLIC_KEY")
+        self._check_token_keys()
+        oidc = (self.oidc_authorize_url, self.oidc_token_url, self.oidc_client_id)
+        if any(oidc) and not all(oidc):
+            raise ValueError(
+                "LW_OIDC_AUTHORIZE_URL, LW_OIDC_TOKEN_URL and LW_OIDC_CLIENT_ID go together"
+            )
         return self
+
+    def _check_token_keys(self) -> None:
+        asymmetric = self.jwt_algorithm.startswith(("RS", "ES"))
+        if self.jwt_jwks_url is not None:
+            if not asymmetric:
+                raise ValueError("LW_JWT_JWKS_URL needs LW_JWT_ALGORITHM=RS256 or ES256")
+            if self.jwt_public_key:
+                raise ValueError("set LW_JWT_JWKS_URL or LW_JWT_PUBLIC_KEY, not both")
+            if not self.jwt_issuer:
+                raise ValueError("LW_JWT_JWKS_URL needs LW_JWT_ISSUER (the provider's `iss`)")
+            if not self.jwt_jwks_url.startswith(("https://", "http://")):
+                raise ValueError("LW_JWT_JWKS_URL must be an http(s) URL")
+        elif asymmetric and not self.jwt_public_key:
+            raise ValueError(
+                f"LW_JWT_ALGORITHM={self.jwt_algorithm} needs LW_JWT_PUBLIC_KEY or LW_JWT_JWKS_URL"
+            )
+
+    @property
+    def local_base_url(self) -> str:
+        """Where `littlewriter serve` answers on this machine by default."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def staging_lifetime(self) -> timedelta:

@@ -1,4 +1,4 @@
-"""`littlewriter serve | worker | token | migrate | reconcile`."""
+"""`littlewriter serve | worker | token | login-link | migrate | reconcile`."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
         "app.interfaces.http.app:create_served_app",
         factory=True,
         host=args.host,
-        port=args.port,
+        port=settings.port if args.port is None else args.port,
         log_config=None,
         # Forwarded headers are believed only from the configured proxies (none by default).
         proxy_headers=bool(settings.trusted_proxies.strip()),
@@ -142,15 +142,37 @@ async def run_worker(
             scrape.shutdown()
 
 
-def _token(args: argparse.Namespace) -> int:
-    codec = TokenCodec(_settings())
+def _issued(command: str, settings: Settings, args: argparse.Namespace) -> str:
+    """A token for the command's user, signed with the server's secret: never a new one (made
+    here, it would sign tokens that a server run elsewhere refuses). Where the secret came from
+    goes to stderr, so that stdout holds only what the command prints."""
+    codec = TokenCodec(settings, make_secret=False)
     try:
         token = codec.issue(
             args.user_id, datetime.now(UTC), timedelta(seconds=args.ttl), admin=args.admin
         )
     except ValueError as error:
-        raise SystemExit(f"littlewriter token: {error}") from None
-    print(token)
+        raise SystemExit(f"littlewriter {command}: {error}") from None
+    if codec.secret_path is not None:
+        print(
+            f"littlewriter {command}: signed with the secret in {codec.secret_path}",
+            file=sys.stderr,
+        )
+    return token
+
+
+def _token(args: argparse.Namespace) -> int:
+    print(_issued("token", _settings(), args))
+    return 0
+
+
+def _login_link(args: argparse.Namespace) -> int:
+    """The page's address with a token in its fragment: a browser never sends a fragment, so
+    the token reaches no server log; the page keeps it and clears the address."""
+    settings = _settings()
+    token = _issued("login-link", settings, args)
+    base = (settings.public_base_url or settings.local_base_url).rstrip("/")
+    print(f"{base}/#token={token}")
     return 0
 
 
@@ -232,7 +254,7 @@ def parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=None, help="default LW_PORT (8000)")
     serve.add_argument(
         "--workers",
         type=_at_least_one,
@@ -258,10 +280,16 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     token = commands.add_parser("token", help="print a bearer token for USER_ID")
-    token.add_argument("user_id", metavar="USER_ID")
-    token.add_argument("--admin", action="store_true", help="grant the admin role")
-    token.add_argument("--ttl", type=_positive, default=86_400, help="lifetime in seconds")
-    token.set_defaults(run=_token)
+    login_link = commands.add_parser(
+        "login-link",
+        help="print the address that signs USER_ID in to the web page "
+        "(<LW_PUBLIC_BASE_URL or http://127.0.0.1:LW_PORT>/#token=...)",
+    )
+    for signing, run in ((token, _token), (login_link, _login_link)):
+        signing.add_argument("user_id", metavar="USER_ID")
+        signing.add_argument("--admin", action="store_true", help="grant the admin role")
+        signing.add_argument("--ttl", type=_positive, default=86_400, help="lifetime in seconds")
+        signing.set_defaults(run=run)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(run=_migrate)

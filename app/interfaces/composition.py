@@ -72,6 +72,7 @@ from app.infrastructure.images.signing import ImageUrlSigner
 from app.infrastructure.images.sweep import run_sweeper
 from app.infrastructure.jobs.in_process import InProcessGenerationQueue
 from app.infrastructure.jobs.saq_queue import HEARTBEAT_SECONDS, SaqGenerationQueue
+from app.infrastructure.jwks import JwksKeys
 from app.infrastructure.limits import RedisAddressLimits, RedisGenerationLimits
 from app.infrastructure.metrics import (
     MeasuredAddressLimits,
@@ -151,6 +152,10 @@ def check_production(settings: Settings) -> None:
     _check_secret("LW_IMAGE_URL_SECRET", settings.image_url_secret)
     if settings.metrics_token is not None:
         _check_secret("LW_METRICS_TOKEN", settings.metrics_token)
+    if settings.jwt_jwks_url is not None and not settings.jwt_jwks_url.startswith("https://"):
+        raise ConfigurationError(
+            "LW_JWT_JWKS_URL must be https:// in production: the keys it serves decide who signs in"
+        )
     if settings.public_base_url is None:
         raise ConfigurationError(
             "LW_PUBLIC_BASE_URL must be set in production: image links would follow the "
@@ -201,6 +206,18 @@ def _check_secret(name: str, value: SecretStr | None) -> None:
         )
     if secret.strip().lower() in EXAMPLE_SECRETS or len(set(secret)) < 8:
         raise ConfigurationError(f"{name} is an example or repeated value; generate a random one")
+
+
+def _provider_keys(settings: Settings) -> JwksKeys | None:
+    """The identity provider's JWKS client, when tokens come from one."""
+    if settings.jwt_jwks_url is None:
+        return None
+    return JwksKeys(
+        settings.jwt_jwks_url,
+        lifespan=settings.jwt_jwks_cache_seconds,
+        cooldown=settings.jwt_jwks_cooldown_seconds,
+        timeout=settings.jwt_jwks_timeout_seconds,
+    )
 
 
 def _failpoint(settings: Settings) -> str | None:
@@ -434,7 +451,12 @@ async def build_services(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = overrides.clock or SystemClock()
     ids = overrides.ids or RandomIds()
-    tokens = TokenCodec(settings)
+    tokens = TokenCodec(settings, keys=_provider_keys(settings))
+    log.info(
+        "data directory %s; tokens checked with %s",
+        settings.data_dir,
+        tokens.secret_source or settings.jwt_jwks_url or "LW_JWT_PUBLIC_KEY",
+    )
     # Blocking adapter calls (S3, SQL, disk, Pillow) share the loop's default executor; its own
     # default of min(32, cpus + 4) threads would make 21 image copies queue on a small machine.
     asyncio.get_running_loop().set_default_executor(

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from app.interfaces.composition import Overrides
+from app.interfaces.http.app import create_app
 from tests.api.conftest import (
     ClientFactory,
     assert_problem,
     auth,
     finished_book,
+    settings_for,
     start,
     write,
 )
@@ -200,7 +203,7 @@ async def test_a_days_usage_totals_the_books_finished_that_day(make_client: Clie
         "books": 0,
         "usage": {"tokens_in": 0, "tokens_out": 0, "images": 0},
     }
-    for bad in ("2026-02-30", "2026-1-01", "tomorrow", "1700000000"):
+    for bad in ("2026-02-30", "2026-1-01", "tomorrow", "1700000000", "9999-12-31", "0001-01-01"):
         response = await client.get("/v1/admin/usage", params={"day": bad}, headers=ADMIN)
         assert_problem(response, 422, "validation_error")
 
@@ -299,3 +302,24 @@ async def test_admin_actions_are_in_the_audit_log_newest_first(
     assert all(e["at"].endswith("Z") for e in entries)
     bad = await client.get("/v1/admin/audit", params={"cursor": "bm9wZQ"}, headers=ADMIN)
     assert_problem(bad, 422, "validation_error")
+
+
+async def test_the_embedded_store_lists_its_books_again_after_a_restart(tmp_path: Path) -> None:
+    """The snapshot keeps the books, not their index entries: the restart writes them again."""
+    for run in range(2):
+        app = create_app(settings_for(tmp_path / "data"))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                if run == 0:
+                    await start(client, "ann")
+                    await start(client, "bea", page_count=1)
+                    await write(client, "the end", "bea")
+                listed = await listed_users(client)
+                done = await listed_users(client, state="done")
+        assert (listed, done) == (["bea", "ann"], ["bea"])
+
+
+async def listed_users(client: httpx.AsyncClient, **params: Any) -> list[str]:
+    body = await listed(client, "/v1/admin/books-in-progress", **params)
+    return [item["user_id"] for item in body["items"]]

@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from tests.api.conftest import BOOK, auth
+from tests.api.conftest import BOOK, ClientFactory, auth
 
 
 async def test_the_console_is_html_with_a_strict_policy(client: httpx.AsyncClient) -> None:
@@ -59,6 +59,26 @@ async def test_the_words_follow_the_browsers_language(
     response = await client.get(f"/admin{query}", headers={"Accept-Language": accept_language})
     assert f"<h1>{heading}</h1>" in response.text
     assert response.headers["vary"] == "Accept-Language"
+
+
+async def test_its_policy_admits_the_image_hosts_and_the_identity_provider(
+    make_client: ClientFactory,
+) -> None:
+    # Pictures of books from S3/MinIO or the public base; the sign-in's call to the provider.
+    client = await make_client(
+        public_base_url="https://lw.example",
+        s3_endpoint_url="http://minio:9000",
+        oidc_authorize_url="https://id.example/authorize",
+        oidc_token_url="https://id.example/oauth/token",
+        oidc_client_id="console",
+    )
+    html = await client.get("/admin")
+    policy = dict(
+        d.strip().split(" ", 1) for d in html.headers["content-security-policy"].split(";")
+    )
+    assert policy["img-src"].split()[-2:] == ["https://lw.example", "http://minio:9000"]
+    assert policy["connect-src"] == "'self' https://id.example"
+    assert 'id="sign-in-provider"' in html.text
 
 
 async def test_every_module_and_stylesheet_it_loads_is_served(client: httpx.AsyncClient) -> None:

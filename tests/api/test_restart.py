@@ -40,9 +40,8 @@ def serving(data_dir: Path) -> Iterator[httpx.Client]:
 
 
 def test_cli_tokens_and_finished_books_survive_a_restart(tmp_path: Path) -> None:
-    token = _token(tmp_path, "alice")
-    headers = {"Authorization": f"Bearer {token}"}
-    with serving(tmp_path) as api:
+    with serving(tmp_path) as api:  # the first start makes the development secret
+        headers = {"Authorization": f"Bearer {_token(tmp_path, 'alice')}"}
         assert (
             api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).status_code
             == 201
@@ -65,8 +64,8 @@ def test_cli_tokens_and_finished_books_survive_a_restart(tmp_path: Path) -> None
 
 
 def test_a_book_in_progress_survives_a_restart_on_the_embedded_store(tmp_path: Path) -> None:
-    headers = {"Authorization": f"Bearer {_token(tmp_path, 'alice')}"}
     with serving(tmp_path) as api:
+        headers = {"Authorization": f"Bearer {_token(tmp_path, 'alice')}"}
         assert api.post("/v1/books", json=BOOK, headers=headers).status_code == 201
         page = api.post("/v1/books/current/pages", json={"input": "a map"}, headers=headers)
         before = page.json()
@@ -85,7 +84,10 @@ def test_a_book_in_progress_survives_a_restart_on_the_embedded_store(tmp_path: P
 
 def test_token_refuses_a_bad_user_id(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CLI, "token", "not ok!"], env=_env(tmp_path), capture_output=True, text=True
+        [*CLI, "token", "not ok!"],
+        env=_env(tmp_path) | {"LW_JWT_SECRET": secrets.token_hex(32)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0 and result.stdout == ""
     assert "USER_ID" in result.stderr
@@ -141,9 +143,8 @@ def test_serve_refuses_a_book_that_could_outlive_its_staged_images(tmp_path: Pat
 def test_the_data_dir_holds_only_private_files(tmp_path: Path) -> None:
     """The database, its WAL, the snapshot, the secrets and the images: 0600, folders 0700."""
     data_dir = tmp_path / "data"
-    token = _token(data_dir, "alice")
-    headers = {"Authorization": f"Bearer {token}"}
     with serving(data_dir) as api:
+        headers = {"Authorization": f"Bearer {_token(data_dir, 'alice')}"}
         assert api.post("/v1/books", json={**BOOK, "page_count": 1}, headers=headers).is_success
         assert api.post("/v1/books/current/pages", json={"input": "x"}, headers=headers).is_success
         finished = api.post("/v1/books/current/finish", json={"title": "Kept"}, headers=headers)
@@ -161,7 +162,7 @@ def test_the_data_dir_holds_only_private_files(tmp_path: Path) -> None:
 def test_a_cli_token_cannot_outlive_the_lifetime_cap(tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "token", "alice", "--ttl", str(40 * 86_400)],
-        env=_env(tmp_path),
+        env=_env(tmp_path) | {"LW_JWT_SECRET": secrets.token_hex(32)},
         capture_output=True,
         text=True,
         timeout=30,

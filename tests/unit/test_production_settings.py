@@ -61,3 +61,12 @@ def test_production_needs_the_public_base_url(tmp_path: Path) -> None:
 
 def test_development_starts_with_generated_secrets(tmp_path: Path) -> None:
     check_production(Settings(data_dir=tmp_path))
+
+
+def test_production_takes_provider_keys_only_over_https(tmp_path: Path) -> None:
+    provider = {"jwt_algorithm": "RS256", "jwt_secret": None, "jwt_issuer": "https://id.example/"}
+    jwks = "id.example/.well-known/jwks.json"
+
+    check_production(production(tmp_path, **provider, jwt_jwks_url=f"https://{jwks}"))
+    with pytest.raises(ConfigurationError, match="LW_JWT_JWKS_URL must be https"):
+        check_production(production(tmp_path, **provider, jwt_jwks_url=f"http://{jwks}"))

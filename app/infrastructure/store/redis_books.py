@@ -110,7 +110,8 @@ async def _translated() -> AsyncIterator[None]:
 
 class RedisBookStore(BookInProgressRepository):
     """Also keeps, in the same transactions, each user's event stream (the events a change
-    recorded, trimmed to `events_kept`) and the index of leases for recovery."""
+    recorded, trimmed to `events_kept`), the index of leases for recovery and the index of
+    books in progress for the admin (see `progress_index`)."""
 
     def __init__(
         self,
@@ -264,19 +265,24 @@ class RedisBookStore(BookInProgressRepository):
                     books += await self._index_books(batch)
                     batch = []
             books += await self._index_books(batch)
-            for index in (LEASES_KEY, PROGRESS_KEY):
-                members = [
+            indexed: set[str] = set()
+            for index in (LEASES_KEY, *INDEX_KEYS):
+                indexed.update(
                     m.decode() if isinstance(m, bytes) else str(m)
                     for m in await self._redis.zrange(index, 0, -1)
-                ]
-                for start in range(0, len(members), REPAIR_BATCH):
-                    stale += await self._pruned(members[start : start + REPAIR_BATCH])
+                )
+            members = sorted(indexed)
+            for start in range(0, len(members), REPAIR_BATCH):
+                stale += await self._pruned(members[start : start + REPAIR_BATCH])
         return IndexRepair(books=books, stale_removed=stale)
 
     async def _index_books(self, keys: list[str]) -> int:
         if not keys:
             return 0
-        documents = await self._redis.mget(keys)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            documents = await pipe.execute()
         indexed = 0
         for key, raw in zip(keys, documents, strict=True):
             if raw is None:

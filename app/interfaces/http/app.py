@@ -29,11 +29,13 @@ from app.interfaces.http.routes import (
     admin,
     books,
     console,
+    creator,
     events,
     health,
     images,
     reader,
     sharing,
+    sign_in,
 )
 from app.interfaces.http.tracing import RequestTracing
 
@@ -124,13 +126,15 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     problems.install(app)
     app.include_router(books.polled)
     app.include_router(health.router)
+    app.include_router(sign_in.router)
     app.include_router(books.changes)
     app.include_router(books.router)
     app.include_router(events.router)
     app.include_router(sharing.router)
     app.include_router(reader.router)
+    app.include_router(creator.router)
     app.include_router(console.router)
-    # The reader's templates, script and stylesheet ship with the app: no build step.
+    # The web pages' templates, scripts and stylesheets ship with the app: no build step.
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount(reader.STATIC, StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(admin.changes)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.domain.values import UserId
+from app.infrastructure.settings import Environment
 from app.infrastructure.tokens import InvalidToken, Principal
 from app.interfaces.composition import Services
 from app.interfaces.http.problems import Forbidden, Unauthorized
@@ -32,28 +33,45 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _principal(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _principal(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
     try:
-        return services.tokens.verify(credentials.credentials)
+        return await services.tokens.authenticate(credentials.credentials)
     except InvalidToken as error:
         # Why stays in the log: telling a client "expired" from "forged" helps only a forger.
         log.info("refused a bearer token: %s", error)
-        raise Unauthorized("The bearer token is not valid.") from None
+        raise Unauthorized("The bearer token is not valid.", hint=_hint(services, error)) from None
+
+
+def _hint(services: Services, error: InvalidToken) -> str | None:
+    """On a development server, a token signed with another secret says where this server's
+    is: the usual cause is `littlewriter token` run with another LW_DATA_DIR."""
+    source = services.tokens.secret_source
+    if services.settings.env is not Environment.DEVELOPMENT or not error.bad_signature:
+        return None
+    if source is None:
+        return "This token is not signed by a key of the configured identity provider."
+    return (
+        f"This server checks tokens with {source}. Was this one made with another "
+        "LW_DATA_DIR or LW_JWT_SECRET? Run `littlewriter token` or `littlewriter login-link` "
+        "with the server's settings."
+    )
 
 
 # Each is one dependency, not one on top of another: FastAPI solves every level on every request.
 async def get_principal(services: ServicesDep, credentials: Credentials) -> Principal:
-    return _principal(services, credentials)
+    return await _principal(services, credentials)
 
 
 async def get_user(services: ServicesDep, credentials: Credentials) -> UserId:
-    return UserId(_principal(services, credentials).user_id)
+    return UserId((await _principal(services, credentials)).user_id)
 
 
 async def get_admin(services: ServicesDep, credentials: Credentials) -> Principal:
-    principal = _principal(services, credentials)
+    principal = await _principal(services, credentials)
     if not principal.is_admin:
         raise Forbidden("This needs an admin token.")
     return principal
@@ -101,7 +119,7 @@ async def reader_of(request: Request) -> Reader:
     """The caller of a polled read (a `PlainRoute`), found with the dependencies' own steps:
     the bearer scheme's parsing and the same token check."""
     services: Services = request.app.state.services
-    user = UserId(_principal(services, await _bearer(request)).user_id)
+    user = UserId((await _principal(services, await _bearer(request))).user_id)
     return Reader(user, services, _link_maker(request, services))
 
 

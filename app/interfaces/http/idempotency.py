@@ -165,13 +165,13 @@ async def get_client_request_id(
 ClientRequestId = Annotated[str | None, Depends(get_client_request_id)]
 
 
-def _caller(request: Request, services: Services) -> str | None:
+async def _caller(request: Request, services: Services) -> str | None:
     """Whose keys these are: the verified token's subject (None: the route answers 401)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return None
     try:
-        return services.tokens.verify(token.strip()).user_id
+        return (await services.tokens.authenticate(token.strip())).user_id
     except InvalidToken:
         return None
 
@@ -192,7 +192,7 @@ class IdempotentRoute(JsonRoute):
                 raise BadRequest(f"Send one {HEADER} header, not several.")
             key = parse_key(values[0])
             services: Services = request.app.state.services
-            scope = _caller(request, services)
+            scope = await _caller(request, services)
             if scope is None:
                 return await handler(request)  # answers 401: nothing to keep
             body = await request.body()

@@ -38,7 +38,12 @@ RETRY_AFTER_SECONDS = 5
 
 
 class Unauthorized(Exception):
-    """No usable bearer token."""
+    """No usable bearer token; `hint` (development only) is added to the problem as `hint`,
+    beside the contract's fixed `detail`."""
+
+    def __init__(self, detail: str, *, hint: str | None = None) -> None:
+        super().__init__(detail)
+        self.hint = hint
 
 
 class Forbidden(Exception):
@@ -147,6 +152,7 @@ def problem_for(error: Exception) -> JSONResponse:
 def _for_error(error: Exception) -> JSONResponse:
     status, code = _mapping(error)
     headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     detail = str(error)
     for generic_kind, generic_detail in _GENERIC_DETAIL.items():
         if isinstance(error, generic_kind):
@@ -159,11 +165,13 @@ def _for_error(error: Exception) -> JSONResponse:
         detail = error.child_message
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        if error.hint is not None:
+            extra["hint"] = error.hint
     if isinstance(error, DependencyUnavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(error, RateLimited | IdempotencyKeyInUse):
         headers["Retry-After"] = str(error.retry_after_seconds)
-    return problem(status, code, detail, headers)
+    return problem(status, code, detail, headers, **extra)
 
 
 def _validation_detail(error: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:

@@ -409,3 +409,30 @@ class ProblemOut(BaseModel):
         "quote it when reporting a problem; every log line of the request carries it.",
         examples=["4f0c8e3b9d2a4c51a7e6f3b2c1d0e9f8"],
     )
+    hint: str | None = Field(
+        default=None,
+        description="On a development server's 401 for a token signed with another key: "
+        "where this server's key comes from (never in production).",
+    )
+
+
+class OidcConfigOut(BaseModel):
+    """What the page needs to sign in at the identity provider (public values only)."""
+
+    authorize_url: str
+    token_url: str
+    client_id: str
+    scope: str
+    token: Literal["access_token", "id_token"] = Field(
+        description="Which token of the provider's answer the page sends as its bearer."
+    )
+    audience: str | None = Field(
+        default=None, description="Sent as `audience` with the authorization request (Auth0)."
+    )
+
+
+class AuthConfigOut(BaseModel):
+    oidc: OidcConfigOut | None = Field(
+        description="The provider's sign-in, for `/static/oidc.js`; null when tokens come from "
+        "`littlewriter token` or `login-link` only."
+    )

@@ -10,9 +10,12 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.templating import Jinja2Templates
+
+from app.infrastructure.settings import Settings
 
 LANGUAGES = ("en", "ko")
 DEFAULT_LANGUAGE = "en"
@@ -65,21 +68,48 @@ def interface_language(request: Request) -> str:
     return DEFAULT_LANGUAGE
 
 
-def content_security_policy(connect_to: Iterable[str] = ()) -> str:
-    """No inline script or style anywhere; pictures may come from S3 (https) or this app;
+def origin_of(url: str | None) -> str | None:
+    """`scheme://host[:port]` of a configured URL, as a CSP source; None when there is none."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def image_hosts(settings: Settings) -> list[str]:
+    """Where a page's pictures may come from besides its own origin: the service's public base
+    and S3's endpoint (MinIO in development may be plain http). For `render(images_from=...)`."""
+    configured = (
+        settings.public_base_url,
+        settings.s3_public_endpoint_url or settings.s3_endpoint_url,
+    )
+    return [origin for url in configured if (origin := origin_of(url))]
+
+
+def identity_provider(settings: Settings) -> list[str]:
+    """The identity provider's token endpoint, which the page's sign-in (static/oidc.js) calls:
+    for `render(connect_to=...)`."""
+    origin = origin_of(settings.oidc_token_url)
+    return [origin] if origin else []
+
+
+def content_security_policy(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> str:
+    """No inline script or style anywhere. Pictures come from this app, S3 (https) or
+    `images_from` (the configured image hosts, which may be plain http in development);
     `connect_to` adds origins the page's scripts may call (an identity provider)."""
-    connect = " ".join(("'self'", *connect_to))
+    connect = " ".join(dict.fromkeys(("'self'", *connect_to)))
+    images = " ".join(dict.fromkeys(("'self'", "data:", "blob:", "https:", *images_from)))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob: https:; "
+        f"img-src {images}; "
         f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
 
 
-def page_headers(connect_to: Iterable[str] = ()) -> dict[str, str]:
+def page_headers(connect_to: Iterable[str] = (), images_from: Iterable[str] = ()) -> dict[str, str]:
     return {
-        "Content-Security-Policy": content_security_policy(connect_to),
+        "Content-Security-Policy": content_security_policy(connect_to, images_from),
         "Referrer-Policy": "no-referrer",
         "Vary": "Accept-Language",
         "Cache-Control": "no-cache",
@@ -94,6 +124,7 @@ def render(
     *,
     status_code: int = 200,
     connect_to: Iterable[str] = (),
+    images_from: Iterable[str] = (),
 ) -> Response:
     """A page in the interface language: `text` holds its words (base's and `sections`'), and
     is also handed to the page's scripts as JSON (templates/web/base.html)."""
@@ -110,5 +141,5 @@ def render(
         template,
         values,
         status_code=status_code,
-        headers=page_headers(connect_to),
+        headers=page_headers(connect_to, images_from),
     )

@@ -113,13 +113,20 @@ def _admin_id(principal: Principal) -> UserId:
     return UserId(principal.user_id)
 
 
+# What MySQL's DATETIME holds (1000-9999), less a year on each side for the day's end.
+_DAY_YEARS = (1001, 9998)
+
+
 def _day(day: str | None) -> date | None:
     if day is None:
         return None
     try:
-        return date.fromisoformat(day)
+        parsed = date.fromisoformat(day)
     except ValueError:
         raise InvalidValue("day", f"{day} is not a day of the calendar (YYYY-MM-DD)") from None
+    if not _DAY_YEARS[0] <= parsed.year <= _DAY_YEARS[1]:
+        raise InvalidValue("day", f"no book was finished in {parsed.year}")
+    return parsed
 
 
 @router.get("/users/{user_id}/books/current", summary="A user's book in progress")
@@ -136,7 +143,7 @@ async def user_current_book(
     description="Read from an index kept with each change of a book (never a scan of the "
     "store). Not recorded in the audit log.",
 )
-async def books_in_progress(
+async def list_books_in_progress(
     _: Admin,
     services: ServicesDep,
     state: Annotated[
@@ -167,7 +174,7 @@ async def books_in_progress(
     summary="Finished books of every user (or one), newest first, with their cost",
     description="Not recorded in the audit log.",
 )
-async def finished_books(
+async def list_finished_books(
     _: Admin,
     services: ServicesDep,
     link: Links,
@@ -189,7 +196,7 @@ async def finished_books(
     summary="Books finished on a UTC day, and what generating them cost",
     description="Not recorded in the audit log.",
 )
-async def usage(_: Admin, services: ServicesDep, day: DayQuery = None) -> DayUsageOut:
+async def day_usage(_: Admin, services: ServicesDep, day: DayQuery = None) -> DayUsageOut:
     return day_usage_view(await services.use_cases.admin.usage_on(_day(day)))
 
 
@@ -200,7 +207,7 @@ async def usage(_: Admin, services: ServicesDep, day: DayQuery = None) -> DayUsa
     "`view_book_in_progress`, `view_book`. A refused or failed action is not recorded, nor "
     "are lists.",
 )
-async def audit_log(
+async def list_audit_log(
     _: Admin, services: ServicesDep, limit: Limit = 20, cursor: Cursor = None
 ) -> AuditLogOut:
     page = await services.use_cases.admin.audit_log(limit, cursor)
@@ -257,6 +264,6 @@ async def any_book(
     description="What the owner's delete does: the row, its pictures, its exports and its "
     "share link. Recorded in the audit log.",
 )
-async def take_down(book_id: BookIdPath, admin: Admin, services: ServicesDep) -> Response:
+async def take_down_book(book_id: BookIdPath, admin: Admin, services: ServicesDep) -> Response:
     await services.use_cases.admin.take_down(_admin_id(admin), parse_book_id(book_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,11 +7,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from app.interfaces.http.web_page import render
+from app.interfaces.http.dependencies import ServicesDep
+from app.interfaces.http.web_page import identity_provider, image_hosts, render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin", response_class=HTMLResponse)
-async def admin_console(request: Request) -> Response:
-    return render(request, "web/admin.html", ("admin",))
+async def admin_console(request: Request, services: ServicesDep) -> Response:
+    settings = services.settings
+    return render(
+        request,
+        "web/admin.html",
+        ["admin"],
+        images_from=image_hosts(settings),
+        connect_to=identity_provider(settings),
+    )

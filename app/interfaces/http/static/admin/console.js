@@ -4,6 +4,7 @@
 // puts up "admins only" (the page itself holds no data).
 import { ApiError } from "../web/api.js";
 import { onSessionChange, session } from "../web/session.js";
+import { finishProviderSignIn, offerSignIn } from "../web/signin.js";
 import { t } from "../web/text.js";
 import { Audit } from "./audit.js";
 import { Finished } from "./finished.js";
@@ -25,6 +26,7 @@ function showSignedOut(why) {
   byId("signed-out-why").textContent = why;
   loading.hidden = true;
   showScreen(byId("signed-out-view"));
+  offerSignIn();
 }
 
 function say(message) {
@@ -139,3 +141,4 @@ async function route(moveFocus) {
 window.addEventListener("hashchange", () => route(true));
 onSessionChange((current) => (current ? route(false) : showSignedOut(t("signed_out"))));
 route(false);
+finishProviderSignIn(say);

@@ -19,7 +19,9 @@ export class ApiError extends Error {
     const byField = new Map();
     for (const { field, message } of this.errors) {
       const name = String(field).replace(/^body\.?/, "") || "body";
-      if (!byField.has(name)) byField.set(name, message);
+      // pydantic's "Value error, must not be blank" reads better as "Must not be blank"
+      const plain = String(message).replace(/^Value error, /, "");
+      if (!byField.has(name)) byField.set(name, plain.charAt(0).toUpperCase() + plain.slice(1));
     }
     return byField;
   }

@@ -7,7 +7,9 @@ const user = document.getElementById("account-user");
 
 function show(current) {
   account.hidden = current === null;
-  if (current) user.textContent = current.isAdmin ? `${current.sub} (${text.admin})` : current.sub;
+  if (!current) return;
+  user.textContent = current.isAdmin ? `${current.sub} (${text.admin})` : current.sub;
+  user.title = user.textContent; // the whole name, where a narrow screen cuts it short
 }
 
 document.getElementById("sign-out").addEventListener("click", () => signOut());

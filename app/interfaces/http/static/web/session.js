@@ -82,15 +82,20 @@ export function onSessionChange(listener) {
 function adoptTokenFromFragment() {
   const fragment = new URLSearchParams(window.location.hash.slice(1));
   const given = fragment.get("token");
-  if (given === null) return;
+  if (given === null) return false;
   fragment.delete("token");
   const rest = fragment.toString();
   const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : "");
   history.replaceState(history.state, "", url);
   if (decodeClaims(given)) window.localStorage.setItem(KEY, given);
+  return true;
 }
 
 adoptTokenFromFragment();
+// A login link opened on this page already changes only the fragment: no new page load.
+window.addEventListener("hashchange", () => {
+  if (adoptTokenFromFragment()) notify();
+});
 window.addEventListener("storage", (event) => {
   if (event.key === KEY || event.key === null) notify();
 });
