@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
-from app.application.errors import DatabaseUnavailable
 from app.application.ports.audit import AdminAuditLog, AuditPage
 from app.domain.audit import AdminAction, AuditEntry
 from app.domain.values import UserId
-from app.infrastructure.database.engine import database_errors
+from app.infrastructure.database.engine import SqlAdapter
 from app.infrastructure.database.models import AdminActionRow
 from app.infrastructure.database.repository import ShelfPosition, decode_cursor, encode_cursor
-from app.infrastructure.deadlines import in_thread_within
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
-class SqlAdminAuditLog(AdminAuditLog):
+class SqlAdminAuditLog(SqlAdapter, AdminAuditLog):
     def __init__(self, engine: Engine, *, deadline: float = 2.5) -> None:
-        self._engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._deadline = deadline
-
-    async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        with database_errors():
-            return await in_thread_within(self._deadline, _timed_out, work, *args, **kwargs)
+        super().__init__(engine, deadline=deadline, what="the audit log's")
 
     async def record(self, entry: AuditEntry) -> None:
         await self._in_thread(self._record, entry)
@@ -95,7 +81,3 @@ def _entry(row: AdminActionRow) -> AuditEntry:
         book_id=None if row.book_id is None else UUID(row.book_id),
         detail=dict(row.detail),
     )
-
-
-def _timed_out(why: str) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"the audit log's database failed: {why}")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import URL, Engine, StaticPool, create_engine, event, exc, make_url
+from sqlalchemy.orm import sessionmaker
 
 from app.application.errors import DatabaseUnavailable
+from app.infrastructure.deadlines import in_thread_within
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
 
@@ -92,3 +97,22 @@ def database_errors() -> Iterator[None]:
     except exc.SQLAlchemyError as error:
         # No vendor error leaves the adapter; the cause stays chained for the logs.
         raise DatabaseUnavailable("the finished-book database failed the request") from error
+
+
+class SqlAdapter:
+    """What every adapter on the database shares: its sessions, and each call run in a worker
+    thread within `deadline` seconds (pre-ping and reconnect included), every failure of it
+    becoming `DatabaseUnavailable` naming `what` ("the share links", ...)."""
+
+    def __init__(self, engine: Engine, *, deadline: float = 2.5, what: str) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._deadline = deadline
+        self._what = what
+
+    async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with database_errors():
+            return await in_thread_within(self._deadline, self._timed_out, work, *args, **kwargs)
+
+    def _timed_out(self, why: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"{self._what} database failed: {why}")

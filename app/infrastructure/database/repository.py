@@ -7,17 +7,17 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload, sessionmaker
+from sqlalchemy.orm import selectinload
 
-from app.application.errors import DatabaseUnavailable, InvalidCursor
+from app.application.errors import InvalidCursor
 from app.application.ports.stores import (
     CURSOR_PATTERN,
     FinishedBookPage,
@@ -26,23 +26,13 @@ from app.application.ports.stores import (
 )
 from app.domain.finished import FinishedBook, FinishedBookSummary, FinishedBy, FinishedPage
 from app.domain.values import BookSpec, Character, Language, Title, Usage, UserId
-from app.infrastructure.database.engine import database_errors
+from app.infrastructure.database.engine import SqlAdapter, database_errors
 from app.infrastructure.database.models import BookRow, PageRow
-from app.infrastructure.deadlines import in_thread_within
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
-class SqlFinishedBookRepository(FinishedBookRepository):
+class SqlFinishedBookRepository(SqlAdapter, FinishedBookRepository):
     def __init__(self, engine: Engine, *, deadline: float = 2.5) -> None:
-        self._engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._deadline = deadline  # each call's, pre-ping and reconnect included
-
-    async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        with database_errors():
-            return await in_thread_within(self._deadline, _timed_out, work, *args, **kwargs)
+        super().__init__(engine, deadline=deadline, what="the finished-book")
 
     async def add(self, book: FinishedBook) -> FinishedBook:
         return await self._in_thread(self._add, book)
@@ -172,10 +162,6 @@ class SqlFinishedBookRepository(FinishedBookRepository):
     def _ping(self) -> None:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-
-
-def _timed_out(why: str) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"the finished-book database failed: {why}")
 
 
 @dataclass(frozen=True, slots=True)

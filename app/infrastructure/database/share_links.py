@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
-from app.application.errors import BookNotFound, DatabaseUnavailable
+from app.application.errors import BookNotFound
 from app.application.ports.sharing import ShareLinkRepository
 from app.domain.sharing import ShareLink
-from app.infrastructure.database.engine import database_errors
+from app.infrastructure.database.engine import SqlAdapter
 from app.infrastructure.database.models import ShareLinkRow
-from app.infrastructure.deadlines import in_thread_within
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
-class SqlShareLinkRepository(ShareLinkRepository):
+class SqlShareLinkRepository(SqlAdapter, ShareLinkRepository):
     def __init__(self, engine: Engine, *, deadline: float = 2.5) -> None:
-        self._engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._deadline = deadline
-
-    async def _in_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        with database_errors():
-            return await in_thread_within(self._deadline, _timed_out, work, *args, **kwargs)
+        super().__init__(engine, deadline=deadline, what="the share-link")
 
     async def active(self, book_id: UUID, now: datetime) -> ShareLink | None:
         link = await self._in_thread(self._of_book, book_id)
@@ -103,7 +90,3 @@ def _link(row: ShareLinkRow) -> ShareLink:
         created_at=row.created_at,
         expires_at=row.expires_at,
     )
-
-
-def _timed_out(why: str) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"the share-link database failed: {why}")

@@ -143,3 +143,17 @@ def render(
         status_code=status_code,
         headers=page_headers(connect_to, images_from),
     )
+
+
+def render_signed_in_page(
+    request: Request, template: str, section: str, settings: Settings
+) -> Response:
+    """A page whose scripts sign in and call the API (the creator, the admin console): its
+    pictures may come from the configured image hosts, and it may call the identity provider."""
+    return render(
+        request,
+        template,
+        [section],
+        images_from=image_hosts(settings),
+        connect_to=identity_provider(settings),
+    )

@@ -8,18 +8,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.interfaces.http.dependencies import ServicesDep
-from app.interfaces.http.web_page import identity_provider, image_hosts, render
+from app.interfaces.http.web_page import render_signed_in_page
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin", response_class=HTMLResponse)
 async def admin_console(request: Request, services: ServicesDep) -> Response:
-    settings = services.settings
-    return render(
-        request,
-        "web/admin.html",
-        ["admin"],
-        images_from=image_hosts(settings),
-        connect_to=identity_provider(settings),
-    )
+    return render_signed_in_page(request, "web/admin.html", "admin", services.settings)

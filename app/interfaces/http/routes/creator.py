@@ -8,18 +8,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.interfaces.http.dependencies import ServicesDep
-from app.interfaces.http.web_page import identity_provider, image_hosts, render
+from app.interfaces.http.web_page import render_signed_in_page
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
 async def creator(request: Request, services: ServicesDep) -> Response:
-    settings = services.settings
-    return render(
-        request,
-        "web/creator.html",
-        ["creator"],
-        images_from=image_hosts(settings),
-        connect_to=identity_provider(settings),
-    )
+    return render_signed_in_page(request, "web/creator.html", "creator", services.settings)
