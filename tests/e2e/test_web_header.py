@@ -1,0 +1,77 @@
+"""The header the creator and the admin console share, in Debian's Chromium: an admin signed
+in on one page finds a link to the other (a login link always opens the creator); a user sees
+none. At 390 px, where the header is tightest, nothing in it overflows the screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.e2e.browsing import (
+    Server,
+    assert_no_serious_violation,
+    chromium,
+    cli_token,
+    embedded_server,
+    screenshot,
+    watched,
+)
+
+
+@pytest.fixture(scope="module")
+def header_browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def header_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data: Path = tmp_path_factory.mktemp("header")
+    with embedded_server(data) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("start", "other", "name"), [("/", "/admin", "Admin console"), ("/admin", "/", "Write a book")]
+)
+def test_an_admin_finds_the_other_web_page_in_the_header(
+    header_browser: Browser, header_server: Server, start: str, other: str, name: str
+) -> None:
+    client, env = header_server
+    page = header_browser.new_page(viewport={"width": 390, "height": 800})
+    errors = watched(page)
+    token = cli_token(env, "grown-up-with-a-long-name", admin=True)
+    page.goto(f"{client.base_url}{start}#token={token}")
+
+    link = page.get_by_role("link", name=name)
+    link.wait_for(state="visible")
+    assert link.get_attribute("href") == other
+    # Every link and button of the header fits; a long user name is cut short instead.
+    rights = page.evaluate(
+        "[...document.querySelectorAll('header a, header button')]"
+        ".map(e => e.getBoundingClientRect().right)"
+    )
+    assert max(rights) <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_no_serious_violation(page)
+    screenshot(page, f"header-{'creator' if start == '/' else 'console'}-390", full_page=False)
+
+    link.click()
+    page.wait_for_url(f"{client.base_url}{other}")
+    page.get_by_role("button", name="Sign out").wait_for(state="visible")  # still signed in
+    page.close()
+    assert [e for e in errors if "404" not in e] == []  # the creator asks for a book first
+
+
+def test_a_user_sees_no_link_to_the_admin_console(
+    header_browser: Browser, header_server: Server
+) -> None:
+    client, env = header_server
+    page = header_browser.new_page(viewport={"width": 390, "height": 800})
+    page.goto(f"{client.base_url}/#token={cli_token(env, 'child')}")
+    page.get_by_role("button", name="Sign out").wait_for(state="visible")
+    assert page.get_by_role("link", name="Admin console").count() == 0
+    page.close()
