@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,9 +34,10 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def embedded_server(data: Path) -> Iterator[Server]:
+def embedded_server(data: Path, settings: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """`littlewriter serve` on embedded defaults, with these settings (LW_...) on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
-    env.update(LW_DATA_DIR=str(data), LW_JWT_SECRET=secrets.token_hex(32))
+    env.update(LW_DATA_DIR=str(data), LW_JWT_SECRET=secrets.token_hex(32), **(settings or {}))
     with running_server(env) as (client, _):
         yield client, env
 
@@ -48,13 +49,19 @@ def cli_token(env: dict[str, str], user: str, *, admin: bool = False) -> str:
     return run.stdout.strip()
 
 
-def watched(page: Page) -> list[str]:
-    """The page's console errors and uncaught exceptions, as they happen."""
+def noted(message: ConsoleMessage) -> str:
+    """A console message as the tests note it: its text, and the address it came from."""
+    return f"{message.text} @ {message.location.get('url', '')}"
+
+
+def watched(page: Page, expected: Callable[[ConsoleMessage], bool] = lambda _: False) -> list[str]:
+    """The page's console errors, but those it expects, and uncaught exceptions, as they
+    happen."""
     errors: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
+        if message.type == "error" and not expected(message):
+            errors.append(noted(message))
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -10,7 +10,6 @@ go to test-results/screenshots/admin-*.png."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,26 +18,12 @@ from playwright.sync_api import Browser, Page, Request, expect
 from tests.e2e.browsing import (
     Server,
     assert_no_serious_violation,
-    chromium,
     cli_token,
-    embedded_server,
     screenshot,
     watched,
 )
 
 PAGES = 3
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with embedded_server(tmp_path_factory.mktemp("console")) as running:
-        yield running
 
 
 def book_in_progress(server: Server, user: str) -> dict[str, Any]:

@@ -8,27 +8,27 @@ to test-results/screenshots/creator-*.png."""
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from tests.e2e.browsing import (
+    Server,
+    assert_no_serious_violation,
+    cli_token,
+    embedded_server,
+    noted,
+    screenshot,
+    watched,
+)
 from tests.fake_openai import FakeOpenAI
 from tests.fault_proxy import ThreadedFaultProxy
-from tests.integration.services import installed
-from tests.processes import CLI, running_server
 
-SCREENSHOTS = Path(os.environ.get("LW_TEST_SCREENSHOTS", "test-results/screenshots"))
 PAGES = 3
-Server = tuple[httpx.Client, dict[str, str]]
 
 # Records, in order, when each page's text and each page's picture enter the page.
 ORDER_OBSERVER = """() => {
@@ -48,30 +48,9 @@ ORDER_OBSERVER = """() => {
 BLUR = "() => { const focused = document.activeElement; focused?.blur(); return focused; }"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = installed("/usr/bin/chromium", "chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("creator")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
-    env.update(LW_DATA_DIR=str(data), LW_JWT_SECRET=secrets.token_hex(32))
-    with running_server(env) as (client, _):
-        yield client, env
-
-
 def login_link(server: Server, user: str) -> str:
     client, env = server
-    token = subprocess.run(
-        [*CLI, "token", user], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return f"{client.base_url}/#token={token}"
+    return f"{client.base_url}/#token={cli_token(env, user)}"
 
 
 # The browser notes every answer >= 400 in the console. These are the API's own answers that
@@ -82,38 +61,19 @@ EXPECTED = re.compile(
 )
 
 
-def watched(page: Page) -> list[str]:
-    """Every console error and uncaught exception of the page, but the expected API answers."""
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        noted = f"{message.text} @ {message.location.get('url', '')}"
-        if message.type == "error" and not EXPECTED.match(noted):
-            errors.append(noted)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
+def expected(message: ConsoleMessage) -> bool:
+    return EXPECTED.match(noted(message)) is not None
 
 
 def screen(page: Page, name: str, width: int, *, full_page: bool = True) -> None:
     """A screenshot of the page (all of it, or what is in view), and no serious accessibility
     violation on it."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # A full-page shot resizes the view, after which Chromium scrolls a focused field back
     # into view at the next click (as for a phone's keyboard): blur it for the shot.
-    focused = page.evaluate_handle(
-        "() => { const e = document.activeElement; e?.blur(); return e; }"
-    )
-    page.screenshot(path=SCREENSHOTS / f"creator-{name}-{width}.png", full_page=full_page)
+    focused = page.evaluate_handle(BLUR)
+    screenshot(page, f"creator-{name}-{width}", full_page=full_page)
     page.evaluate("element => element?.focus({ preventScroll: true })", focused)
-    results = Axe().run(page)
-    serious = [
-        (v["id"], v["impact"])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], results.generate_report()
+    assert_no_serious_violation(page)
 
 
 def start_a_book(page: Page, width: int | None = None) -> None:
@@ -139,7 +99,7 @@ def test_a_book_is_written_finished_kept_and_read(
         viewport={"width": width, "height": 844 if width == 390 else 800}, accept_downloads=True
     )
     page = context.new_page()
-    errors = watched(page)
+    errors = watched(page, expected)
     base = str(server[0].base_url)
 
     page.goto(base + "/")
@@ -283,18 +243,15 @@ class SlowPictures:
 @pytest.fixture(scope="module")
 def slow_pictures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowPictures]:
     data = tmp_path_factory.mktemp("creator-ai")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LW_", "PROMETHEUS_"))}
     with FakeOpenAI.running() as fake:
-        env.update(
-            LW_DATA_DIR=str(data),
-            LW_JWT_SECRET=secrets.token_hex(32),
-            LW_OPENAI_API_KEY="test-key",
-            LW_OPENAI_BASE_URL=fake.base_url,
-            LW_OPENAI_MAX_RETRIES="0",
-            LW_RATE_LIMIT_GENERATION="3/minute",  # each test's user makes at most 3
-        )
+        settings = {
+            "LW_OPENAI_API_KEY": "test-key",
+            "LW_OPENAI_BASE_URL": fake.base_url,
+            "LW_OPENAI_MAX_RETRIES": "0",
+            "LW_RATE_LIMIT_GENERATION": "3/minute",  # each test's user makes at most 3
+        }
         with (
-            running_server(env) as (client, _),
+            embedded_server(data, settings) as (client, env),
             ThreadedFaultProxy("127.0.0.1", client.base_url.port or 80) as proxy,
         ):
             yield SlowPictures(f"http://127.0.0.1:{proxy.port}", fake, proxy, env)
@@ -304,10 +261,7 @@ def signed_in_with_a_book(
     browser: Browser, base: str, env: dict[str, str], user: str, pages: int = 2
 ) -> Page:
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    token = subprocess.run(
-        [*CLI, "token", user], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    page.goto(f"{base}/#token={token}")
+    page.goto(f"{base}/#token={cli_token(env, user)}")
     page.get_by_label("Name of character 1").fill("Momo")
     page.get_by_label("How many pages?").fill(str(pages))
     page.get_by_role("button", name="Start the book").click()
@@ -329,7 +283,7 @@ def test_a_cut_stream_resumes_from_its_last_event_and_the_picture_arrives(
     browser: Browser, slow_pictures: SlowPictures
 ) -> None:
     page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-cut")
-    errors = watched(page)
+    errors = watched(page, expected)
     slow_pictures.fake.images.delay(3)
     try:
         write(page, "Momo finds a glowing map")
@@ -351,7 +305,7 @@ def test_without_a_stream_the_page_arrives_by_polling(
     browser: Browser, slow_pictures: SlowPictures
 ) -> None:
     page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-poll")
-    errors = watched(page)
+    errors = watched(page, expected)
     page.route("**/v1/books/current/events", lambda route: route.abort())
     slow_pictures.proxy.reset_all()  # the stream open now is cut; it cannot come back
     write(page, "Momo climbs the tallest tree")
@@ -364,7 +318,7 @@ def test_without_a_stream_the_page_arrives_by_polling(
 
 def test_a_failed_picture_is_drawn_again(browser: Browser, slow_pictures: SlowPictures) -> None:
     page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-redraw")
-    errors = watched(page)
+    errors = watched(page, expected)
     slow_pictures.fake.images.fail(500, times=1)
     write(page, "Momo paints the sky")
     redraw = page.get_by_role("button", name="Draw the picture of page 1 again")
@@ -380,7 +334,7 @@ def test_a_failed_picture_is_drawn_again(browser: Browser, slow_pictures: SlowPi
 def test_a_korean_browser_gets_a_korean_interface(browser: Browser, server: Server) -> None:
     context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    errors = watched(page)
+    errors = watched(page, expected)
     page.goto(login_link(server, "creator-ko"))
     assert page.locator("html").get_attribute("lang") == "ko"
     page.get_by_label("등장인물 1의 이름").fill("모모")
@@ -406,7 +360,7 @@ def test_over_the_rate_limit_the_page_says_how_long_to_wait(
     page = signed_in_with_a_book(
         browser, slow_pictures.base, slow_pictures.env, "creator-limit", pages=3
     )
-    errors = watched(page)
+    errors = watched(page, expected)
     for number, idea in enumerate(["Momo hops", "Momo sings"], start=1):
         write(page, idea)
         expect(page.locator(f"#page-{number} img.page-picture")).to_be_visible(timeout=20_000)
@@ -458,7 +412,7 @@ def test_a_page_whose_text_failed_is_sent_again_as_a_new_try(
     browser: Browser, slow_pictures: SlowPictures
 ) -> None:
     page = signed_in_with_a_book(browser, slow_pictures.base, slow_pictures.env, "creator-retry")
-    errors = watched(page)
+    errors = watched(page, expected)
     slow_pictures.fake.responses.fail(500, times=None)
     try:
         write(page, "Momo builds a snowman")

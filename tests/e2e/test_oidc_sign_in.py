@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.infrastructure.settings import Settings
 from app.infrastructure.tokens import TokenCodec
-from tests.integration.services import installed
+from tests.e2e.browsing import watched
 from tests.jwks_server import AUDIENCE, ISSUER, SigningKey, jwks_server
 from tests.processes import running_server
 
@@ -138,15 +138,6 @@ def _page_handler(config: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = installed("/usr/bin/chromium", "chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
 @dataclass
 class SignIn:
     page: Page
@@ -169,16 +160,8 @@ def sign_in(browser: Browser, request: pytest.FixtureRequest) -> Iterator[SignIn
     }
     pages, page_url = _serve(_page_handler(config))
     page = browser.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        yield SignIn(page, page_url + "/", provider, errors)
+        yield SignIn(page, page_url + "/", provider, watched(page))
     finally:
         page.close()
         for server in (authorization, pages):
@@ -262,16 +245,7 @@ def test_the_creator_page_signs_in_at_the_provider_and_writes_with_its_token(
         with running_server(env) as (api, _):
             base = str(api.base_url).rstrip("/")
             page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda m: (
-                    errors.append(m.text)
-                    if m.type == "error" and "404" not in m.text  # no book in progress yet
-                    else None
-                ),
-            )
+            errors = watched(page, lambda m: "404" in m.text)  # no book in progress yet
             try:
                 page.goto(f"{base}/")
                 page.get_by_role("button", name="Sign in").click()

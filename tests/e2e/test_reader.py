@@ -8,7 +8,6 @@ the cover and a page at 390 px and 1280 px go to test-results/screenshots/."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,25 +18,11 @@ from tests.e2e.browsing import (
     SCREENSHOTS,
     Server,
     assert_no_serious_violation,
-    chromium,
     cli_token,
-    embedded_server,
     watched,
 )
 
 PAGES = 3
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with embedded_server(tmp_path_factory.mktemp("reader")) as running:
-        yield running
 
 
 def token_for(env: dict[str, str], user: str) -> dict[str, str]:
