@@ -4,44 +4,26 @@ none. At 390 px, where the header is tightest, nothing in it overflows the scree
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.browsing import (
     Server,
     assert_no_serious_violation,
-    chromium,
     cli_token,
-    embedded_server,
     screenshot,
     watched,
 )
-
-
-@pytest.fixture(scope="module")
-def header_browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def header_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data: Path = tmp_path_factory.mktemp("header")
-    with embedded_server(data) as running:
-        yield running
 
 
 @pytest.mark.parametrize(
     ("start", "other", "name"), [("/", "/admin", "Admin console"), ("/admin", "/", "Write a book")]
 )
 def test_an_admin_finds_the_other_web_page_in_the_header(
-    header_browser: Browser, header_server: Server, start: str, other: str, name: str
+    browser: Browser, server: Server, start: str, other: str, name: str
 ) -> None:
-    client, env = header_server
-    page = header_browser.new_page(viewport={"width": 390, "height": 800})
+    client, env = server
+    page = browser.new_page(viewport={"width": 390, "height": 800})
     errors = watched(page)
     token = cli_token(env, "grown-up-with-a-long-name", admin=True)
     page.goto(f"{client.base_url}{start}#token={token}")
@@ -66,11 +48,9 @@ def test_an_admin_finds_the_other_web_page_in_the_header(
     assert [e for e in errors if "404" not in e] == []  # the creator asks for a book first
 
 
-def test_a_user_sees_no_link_to_the_admin_console(
-    header_browser: Browser, header_server: Server
-) -> None:
-    client, env = header_server
-    page = header_browser.new_page(viewport={"width": 390, "height": 800})
+def test_a_user_sees_no_link_to_the_admin_console(browser: Browser, server: Server) -> None:
+    client, env = server
+    page = browser.new_page(viewport={"width": 390, "height": 800})
     page.goto(f"{client.base_url}/#token={cli_token(env, 'child')}")
     page.get_by_role("button", name="Sign out").wait_for(state="visible")
     assert page.get_by_role("link", name="Admin console").count() == 0
