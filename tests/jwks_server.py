@@ -51,6 +51,8 @@ class JwksServer:
 
     def __init__(self) -> None:
         self.published: list[SigningKey] = []
+        self.other_keys: list[dict[str, Any]] = []  # published as they are (other key types)
+        self.answer: Any = None  # when set, answered instead of the key set
         self.delay = 0.0
         self.fetches = 0
         server = self
@@ -62,7 +64,9 @@ class JwksServer:
                     return
                 server.fetches += 1
                 time.sleep(server.delay)
-                body = json.dumps({"keys": [key.jwk for key in server.published]}).encode()
+                keys = [key.jwk for key in server.published] + server.other_keys
+                answer = {"keys": keys} if server.answer is None else server.answer
+                body = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -19,6 +19,9 @@ from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError, PyJWKSe
 
 from app.application.errors import DependencyUnavailable
 
+# The JWK key type (`kty`) each family of the pinned algorithm takes.
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
 
 class SigningKeysUnavailable(DependencyUnavailable):
     """The identity provider's key set could not be fetched (a token's key is not known yet)."""
@@ -40,8 +43,10 @@ class _BackingOffClient(PyJWKClient):
             raise PyJWKClientConnectionError("the JWKS did not answer moments ago")
         try:
             return super().fetch_data()
-        except (PyJWKClientConnectionError, PyJWKSetError, ValueError) as error:
-            # ValueError: a body that is not JSON (a proxy's error page), which PyJWT lets out.
+        except (PyJWKClientError, PyJWKSetError, ValueError) as error:
+            # No key set: unreachable, not a JSON object, or no key this service can use
+            # (PyJWKClientError, PyJWKSetError), or not JSON at all (a proxy's error page: a
+            # ValueError, which PyJWT lets out).
             self._failed_until = self._timer() + self._backoff
             raise PyJWKClientConnectionError(str(error)) from None
 
@@ -50,8 +55,11 @@ class JwksKeys:
     """Public keys by `kid`; `lifespan` is also how long a verified token may be remembered
     (a token stays trusted no longer than its key would)."""
 
-    def __init__(self, url: str, *, lifespan: float, cooldown: float, timeout: float) -> None:
+    def __init__(
+        self, url: str, *, algorithm: str, lifespan: float, cooldown: float, timeout: float
+    ) -> None:
         self.lifespan = lifespan
+        self._key_type = _KEY_TYPES[algorithm[:2]]
         self._client = _BackingOffClient(
             url,
             backoff=cooldown,
@@ -67,8 +75,11 @@ class JwksKeys:
         """The public key named `kid`, or None when the provider does not publish it.
         Raises `SigningKeysUnavailable` when the key set cannot be fetched."""
         try:
-            return self._client.get_signing_key(kid).key
+            found = self._client.get_signing_key(kid)
         except PyJWKClientConnectionError as error:
             raise SigningKeysUnavailable(f"could not fetch the JWKS: {error}") from None
         except PyJWKClientError:
             return None
+        # A provider publishes keys of several types; one of another type than the pinned
+        # algorithm's cannot check this token (PyJWT would raise TypeError on it).
+        return found.key if found.key_type == self._key_type else None

@@ -214,6 +214,7 @@ def _provider_keys(settings: Settings) -> JwksKeys | None:
         return None
     return JwksKeys(
         settings.jwt_jwks_url,
+        algorithm=settings.jwt_algorithm,
         lifespan=settings.jwt_jwks_cache_seconds,
         cooldown=settings.jwt_jwks_cooldown_seconds,
         timeout=settings.jwt_jwks_timeout_seconds,

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 from pydantic import ValidationError
 
 from app.infrastructure.settings import Settings
@@ -195,3 +198,29 @@ def test_settings_refuse_a_provider_half_set_up(settings: dict[str, Any], messag
     }
     with pytest.raises(ValidationError, match=re.escape(message)):
         Settings(**(values | settings))
+
+
+async def test_a_token_naming_a_key_of_another_type_is_refused_not_an_error(
+    make_client: ClientFactory, provider: JwksServer, keys: tuple[SigningKey, SigningKey]
+) -> None:
+    """Providers publish keys of several types; a token with the pinned `alg` that names an EC
+    key (no signature needed to try it) is a refused token, not a crash of the check."""
+    ec_public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    provider.other_keys = [json.loads(ECAlgorithm.to_jwk(ec_public)) | {"kid": "ec-key"}]
+    api = await _client(make_client, provider)
+    forged = jwt.encode({"sub": "alice"}, keys[0].private, "RS256", headers={"kid": "ec-key"})
+
+    assert_problem(await _books(api, forged), 401, "unauthorized")
+    assert (await _books(api, keys[0].token())).status_code == 200  # the RSA key still works
+
+
+@pytest.mark.parametrize("answer", [[], {"keys": []}, {"keys": [{"kty": "nonsense"}]}])
+async def test_a_jwks_answering_no_usable_key_set_is_unavailable_not_a_refusal(
+    make_client: ClientFactory, provider: JwksServer, answer: Any
+) -> None:
+    provider.answer = answer  # what a misconfigured provider or a proxy in the way might say
+    api = await _client(make_client, provider)
+
+    unknown = await _books(api, SigningKey("key-c").token())
+    assert_problem(unknown, 503, "dependency_unavailable")
+    assert unknown.headers["retry-after"]

@@ -326,3 +326,16 @@ async def test_the_repair_rebuilds_the_index_from_the_stored_books(
     again = await store.rebuild_indexes()  # nothing left to repair: the same index
     assert again.stale_removed == 0
     assert await listing(redis_subject) == ["ann", "bea"]
+
+
+async def test_a_book_this_version_cannot_read_is_left_out_of_the_list(
+    redis_subject: Subject,
+) -> None:
+    """A document written by another version of the service (a rolling deploy) does not make
+    the admin's whole list fail: it is left out (and logged); the others are listed."""
+    await stored(redis_subject, now(), "ann")
+    await stored(redis_subject, now(), "bea")
+    user = redis_subject.user("ann").value
+    await redis_of(redis_subject).set(f"lw:book:{user}", '{"id": "x", "version": 1}')
+
+    assert await listing(redis_subject) == ["bea"]

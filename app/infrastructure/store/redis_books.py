@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +57,7 @@ DEFAULT_EVENTS_KEPT = 500
 FINISHED_PREFIX = "lw:finished:"
 DEFAULT_FINISHED_KEPT = timedelta(hours=24)
 DECODED_BOOKS_KEPT = 1024
+log = logging.getLogger(__name__)
 # Book keys read, and stale index entries pruned, per round trip of a repair.
 REPAIR_BATCH = 200
 
@@ -92,6 +94,16 @@ def _event_fields(event: BookEvent) -> tuple[str, str]:
 @functools.lru_cache(maxsize=DECODED_BOOKS_KEPT)
 def _decoded(raw: str | bytes) -> Book:
     return codec.loads(raw)
+
+
+def _readable(raw: str | bytes, where: str) -> Book | None:
+    """The book, or None for a document this version cannot read (written by another version
+    during a rolling deploy): lists and the repair pass it by, and say so in the log."""
+    try:
+        return _decoded(raw)
+    except (InvalidValue, ValueError, KeyError, TypeError) as error:
+        log.warning("book store: left out an unreadable book (%s): %s", where, error)
+        return None
 
 
 def _script(name: str) -> str:
@@ -249,9 +261,9 @@ class RedisBookStore(BookInProgressRepository):
         if gone:
             await self._pruned(gone)
         books = [
-            (entry, _decoded(raw).copy())
+            (entry, book.copy())
             for entry, raw in zip(entries, documents, strict=True)
-            if raw is not None
+            if raw is not None and (book := _readable(raw, entry.user)) is not None
         ]
         return [(e, b) for e, b in books if state is None or b.state is state]
 
@@ -287,10 +299,9 @@ class RedisBookStore(BookInProgressRepository):
         for key, raw in zip(keys, documents, strict=True):
             if raw is None:
                 continue  # expired since the scan
-            try:
-                book = codec.loads(raw)
-            except (InvalidValue, ValueError, KeyError, TypeError):
-                continue  # not a book this version can read: its key is left alone
+            book = _readable(raw, key)
+            if book is None:
+                continue  # its key is left alone
             indexed += await self._index(
                 keys=[key, LEASES_KEY, *INDEX_KEYS],
                 args=[
