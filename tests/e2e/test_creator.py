@@ -212,8 +212,9 @@ def test_a_book_is_written_finished_kept_and_read(
     expect(page.locator(".shelf-book")).to_have_count(0)
     expect(page.locator("#shelf-empty")).to_be_visible()
 
-    # A login link for someone else, opened here, shows their books, not these.
+    # A login link for someone else, opened here, asks first; then shows their books, not these.
     page.goto(login_link(server, f"{user}-sister"))
+    page.get_by_role("button", name=f"Sign in as {user}-sister").click()
     expect(page.locator("#account-user")).to_have_text(f"{user}-sister")
     expect(page.locator("#shelf-empty")).to_be_visible()
     expect(page.locator(".shelf-book")).to_have_count(0)
