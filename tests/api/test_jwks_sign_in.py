@@ -155,7 +155,7 @@ async def test_refused_tokens_are_401(
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_the_page_learns_the_providers_sign_in_without_a_token(
+async def test_the_page_learns_the_providers_sign_in_and_the_admin_role_without_a_token(
     make_client: ClientFactory,
 ) -> None:
     unset = await (await make_client()).get("/auth/config")
@@ -164,11 +164,16 @@ async def test_the_page_learns_the_providers_sign_in_without_a_token(
         oidc_token_url="https://id.example/oauth/token",
         oidc_client_id="web",
         oidc_audience="https://lw.example/api",
+        jwt_roles_claim="realm_access.roles",
+        jwt_admin_role="lw-admin",
     )
     configured = await api.get("/auth/config")
 
-    assert unset.status_code == 200 and unset.json() == {"oidc": None}
+    assert unset.status_code == 200
+    assert unset.json() == {"oidc": None, "roles_claim": "roles", "admin_role": "admin"}
     assert configured.json() == {
+        "roles_claim": "realm_access.roles",
+        "admin_role": "lw-admin",
         "oidc": {
             "authorize_url": "https://id.example/authorize",
             "token_url": "https://id.example/oauth/token",
@@ -176,7 +181,7 @@ async def test_the_page_learns_the_providers_sign_in_without_a_token(
             "scope": "openid",
             "token": "access_token",
             "audience": "https://lw.example/api",
-        }
+        },
     }
 
 

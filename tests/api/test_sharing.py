@@ -139,3 +139,19 @@ async def test_shared_books_are_limited_per_client_address(make_client: ClientFa
     refused = await client.get(f"/v1/shared/{token}")
     assert_problem(refused, 429, "rate_limited")
     assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_the_owners_reader_page_carries_no_book_and_makes_no_link(
+    client: httpx.AsyncClient,
+) -> None:
+    book = await finished_book(client)
+
+    page = await client.get(f"/books/{book['id']}/read")
+    admin = await client.get(f"/v1/admin/books/{book['id']}", headers=auth("root", admin=True))
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "/static/web/owner_reader.js" in page.text
+    assert book["title"] not in page.text  # the script fetches it with the owner's token
+    assert admin.json()["share_link_active"] is False

@@ -32,6 +32,7 @@ from tests.processes import running_server
 MODULE = Path(__file__).parents[2] / "app/interfaces/http/static/oidc.js"
 CLIENT_ID = "littlewriter-web"
 KEY = SigningKey("provider-key")
+ADMIN = {"roles": ["lw-admin"]}  # where Keycloak puts a user's roles, and this service's admin one
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sign-in</title>
 <link rel="icon" href="data:,"></head>
 <body><button id="sign-in">Sign in</button><output id="result"></output>
@@ -107,8 +108,10 @@ def _provider_handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                 200,
                 {
                     "token_type": "Bearer",
-                    "access_token": KEY.token("alice"),
-                    "id_token": KEY.token("alice", aud=CLIENT_ID, nonce=asked["nonce"]),
+                    "access_token": KEY.token("alice", realm_access=ADMIN),
+                    "id_token": KEY.token(
+                        "alice", aud=CLIENT_ID, nonce=asked["nonce"], realm_access=ADMIN
+                    ),
                 },
             )
 
@@ -241,6 +244,8 @@ def test_the_creator_page_signs_in_at_the_provider_and_writes_with_its_token(
             LW_OIDC_TOKEN_URL=f"{provider_url}/token",
             LW_OIDC_CLIENT_ID=CLIENT_ID,
             LW_OIDC_AUDIENCE=AUDIENCE,
+            LW_JWT_ROLES_CLAIM="realm_access.roles",
+            LW_JWT_ADMIN_ROLE="lw-admin",
         )
         with running_server(env) as (api, _):
             base = str(api.base_url).rstrip("/")
@@ -253,6 +258,8 @@ def test_the_creator_page_signs_in_at_the_provider_and_writes_with_its_token(
                 page.locator("#start").wait_for(state="visible")
                 assert page.url == f"{base}/"
                 assert "alice" in (page.locator("header").text_content() or "")
+                # An admin by the provider's roles, as the server reads them (GET /auth/config).
+                page.get_by_role("link", name="Admin console").wait_for(state="visible")
                 assert page.evaluate("localStorage.getItem('lw.token')").count(".") == 2
                 assert len(provider.exchanges) == 1 and errors == []
             finally:

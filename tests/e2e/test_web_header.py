@@ -1,11 +1,13 @@
 """The header the creator and the admin console share, in Debian's Chromium: an admin signed
 in on one page finds a link to the other (a login link always opens the creator); a user sees
-none. At 390 px, where the header is tightest, nothing in it overflows the screen."""
+none. At 390 px, where the header is tightest, nothing in it overflows the screen. A login link
+for someone else than the user signed in asks before it switches (any site can send the browser
+to one); a fresh token of the same user switches silently."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.e2e.browsing import (
     Server,
@@ -54,4 +56,40 @@ def test_a_user_sees_no_link_to_the_admin_console(browser: Browser, server: Serv
     page.goto(f"{client.base_url}/#token={cli_token(env, 'child')}")
     page.get_by_role("button", name="Sign out").wait_for(state="visible")
     assert page.get_by_role("link", name="Admin console").count() == 0
+    page.close()
+
+
+def test_a_login_link_for_someone_else_asks_before_it_switches(
+    browser: Browser, server: Server
+) -> None:
+    client, env = server
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    errors = watched(page, lambda m: "404" in m.text)  # no book in progress yet
+    page.goto(f"{client.base_url}/#token={cli_token(env, 'child')}")
+    expect(page.locator("#account-user")).to_have_text("child")
+
+    # The same user's fresh token: kept without a question.
+    page.goto(f"{client.base_url}/#token={cli_token(env, 'child')}")
+    expect(page.locator("#account-user")).to_have_text("child")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    # Someone else's, sent by another site: a question naming both, "Cancel" keeps the child.
+    page.goto(f"{client.base_url}/#token={cli_token(env, 'stranger')}")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("child is signed in on this browser")
+    expect(dialog).to_contain_text("stranger")
+    assert "token" not in page.url
+    screenshot(page, "login-link-switch-390", full_page=False)
+    assert_no_serious_violation(page)
+    page.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator("#account-user")).to_have_text("child")
+    kept = "JSON.parse(atob(localStorage.getItem('lw.token').split('.')[1])).sub"
+    assert page.evaluate(kept) == "child"
+
+    # Confirmed: the other user is signed in.
+    page.goto(f"{client.base_url}/#token={cli_token(env, 'stranger')}")
+    page.get_by_role("button", name="Sign in as stranger").click()
+    expect(page.locator("#account-user")).to_have_text("stranger")
+    assert errors == []
     page.close()

@@ -436,3 +436,11 @@ class AuthConfigOut(BaseModel):
         description="The provider's sign-in, for `/static/oidc.js`; null when tokens come from "
         "`littlewriter token` or `login-link` only."
     )
+    roles_claim: str = Field(
+        description="Where a token holds its roles (`LW_JWT_ROLES_CLAIM`): a top-level claim by "
+        "its whole name, else a dotted path into nested objects. For display only: the "
+        "server decides what a token may do."
+    )
+    admin_role: str = Field(
+        description="The role among them that makes the user an admin (`LW_JWT_ADMIN_ROLE`)."
+    )

@@ -146,14 +146,20 @@ def render(
 
 
 def render_signed_in_page(
-    request: Request, template: str, section: str, settings: Settings
+    request: Request,
+    template: str,
+    section: str,
+    settings: Settings,
+    *,
+    also: Iterable[str] = (),
 ) -> Response:
     """A page whose scripts sign in and call the API (the creator, the admin console): its
-    pictures may come from the configured image hosts, and it may call the identity provider."""
+    pictures may come from the configured image hosts, and it may call the identity provider.
+    `also` names more sections of words the page uses."""
     return render(
         request,
         template,
-        [section],
+        [section, *also],
         images_from=image_hosts(settings),
         connect_to=identity_provider(settings),
     )

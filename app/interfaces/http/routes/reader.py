@@ -1,6 +1,8 @@
 """The web reader: `GET /read/{token}`, the page a share link's `url` names, rendered on the
 server (templates/reader.html) with a small script and stylesheet served by the app. Its words
-follow the book's language."""
+follow the book's language. `GET /books/{book_id}/read` is the owner's reader: a page with no
+book in it (templates/web/owner_reader.html), whose script fetches the book with the owner's
+token and shows it with the same look and controls, without making a share link."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from app.application.errors import BookNotFound
 from app.interfaces.http.dependencies import Links, ServicesDep, public_base
 from app.interfaces.http.routes.sharing import TokenPath, counted, read_shared
 from app.interfaces.http.views import shared_view
+from app.interfaces.http.web_page import render_signed_in_page
 
 router = APIRouter(include_in_schema=False)
 STATIC = "/static"
@@ -79,4 +82,13 @@ async def read_book(
     }
     return templates(request).TemplateResponse(
         request, "reader.html", context, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/books/{book_id}/read", response_class=HTMLResponse)
+async def read_own_book(book_id: str, request: Request, services: ServicesDep) -> Response:
+    """The same page for every book id: which book, and whether it is the reader's, is the
+    API's answer to the script (a 404 or 401 it shows as a message)."""
+    return render_signed_in_page(
+        request, "web/owner_reader.html", "creator", services.settings, also=["reader"]
     )

@@ -1,5 +1,6 @@
 """How the web page signs in (no auth): the identity provider's public settings, for the
-page's `oidc.js` (authorization code with PKCE)."""
+page's `oidc.js` (authorization code with PKCE), and where a token holds its roles, so the
+page tells an admin as the server does (web/session.js)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ router = APIRouter(tags=["sign-in"])
 @router.get("/auth/config", summary="The identity provider the page signs in with")
 async def auth_config(services: ServicesDep) -> AuthConfigOut:
     settings = services.settings
+    roles = {"roles_claim": settings.jwt_roles_claim, "admin_role": settings.jwt_admin_role}
     if not (settings.oidc_authorize_url and settings.oidc_token_url and settings.oidc_client_id):
-        return AuthConfigOut(oidc=None)
+        return AuthConfigOut(oidc=None, **roles)
     return AuthConfigOut(
+        **roles,
         oidc=OidcConfigOut(
             authorize_url=settings.oidc_authorize_url,
             token_url=settings.oidc_token_url,
@@ -24,5 +27,5 @@ async def auth_config(services: ServicesDep) -> AuthConfigOut:
             scope=settings.oidc_scope,
             token=settings.oidc_token,
             audience=settings.oidc_audience,
-        )
+        ),
     )

@@ -4,19 +4,14 @@
 // there (static/oidc.js: authorization code with PKCE), and on the way back keeps the
 // provider's token as the signed-in user's.
 import { completeSignIn, signIn as goToProvider } from "../oidc.js";
-import { signIn as keepToken } from "./session.js";
+import { authConfig, signIn as keepToken } from "./session.js";
 import { t } from "./text.js";
 
 let provider; // undefined until asked; then the provider's settings, or null for none
 
 async function providerConfig() {
   if (provider === undefined) {
-    try {
-      const answer = await fetch("/auth/config", { cache: "no-store" });
-      provider = answer.ok ? ((await answer.json()).oidc ?? null) : null;
-    } catch {
-      provider = null; // the login link still works
-    }
+    provider = (await authConfig)?.oidc ?? null; // none, or no answer: login links still work
   }
   return provider;
 }

@@ -1,5 +1,6 @@
 // The shelf: the user's finished books, newest first, a page of them at a time ("more books"),
-// each to read (its share link opens the reader), share, download as PDF or EPUB, or delete.
+// each to read (in the owner's reader, /books/{id}/read: no share link), share, download as
+// PDF or EPUB, or delete.
 import { api, apiFetch } from "../api.js";
 import { confirmWith } from "../dialog.js";
 import { describe } from "../forms.js";
@@ -87,7 +88,7 @@ export class Shelf {
       return element;
     };
     actions.append(
-      withLabel(button(t("read"), (b) => this.read(summary, b), ""), "read_title"),
+      withLabel(button(t("read"), () => this.read(summary), ""), "read_title"),
       withLabel(button(t("share"), (b) => this.share(summary, shared, b)), "share_title"),
       withLabel(button("PDF", (b) => this.download(summary, "pdf", b)), "pdf_title"),
       withLabel(button("EPUB", (b) => this.download(summary, "epub", b)), "epub_title"),
@@ -99,26 +100,16 @@ export class Shelf {
     return item;
   }
 
-  async #link(summary) {
-    return api(`/v1/books/${summary.id}/share`, { method: "POST", json: {} });
-  }
-
-  async read(summary, trigger) {
-    trigger.disabled = true;
-    try {
-      const link = await this.#link(summary);
-      window.location.assign(link.url);
-    } catch (error) {
-      this.#failed(error);
-    } finally {
-      trigger.disabled = false;
-    }
+  read(summary) {
+    // The owner's reader: the book fetched with the token, no share link made (reading your
+    // own book must not publish it).
+    window.location.assign(`/books/${encodeURIComponent(summary.id)}/read`);
   }
 
   async share(summary, holder, trigger) {
     trigger.disabled = true;
     try {
-      const link = await this.#link(summary);
+      const link = await api(`/v1/books/${summary.id}/share`, { method: "POST", json: {} });
       const id = `share-${summary.id}`;
       const labelled = document.createElement("label");
       labelled.htmlFor = id;
