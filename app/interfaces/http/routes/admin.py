@@ -252,9 +252,8 @@ async def finish_user_book(
 async def any_book(
     book_id: BookIdPath, admin: Admin, services: ServicesDep, link: Links
 ) -> AdminFinishedBookOut:
-    book = await services.use_cases.admin.finished_book(_admin_id(admin), parse_book_id(book_id))
-    shared = await services.use_cases.sharing.link_of(book.id) is not None
-    return admin_finished_view(book, link, shared=shared)
+    seen = await services.use_cases.admin.finished_book(_admin_id(admin), parse_book_id(book_id))
+    return admin_finished_view(seen.book, link, shared=seen.share_link is not None)
 
 
 @router.delete(
