@@ -121,6 +121,23 @@ async def test_an_admin_finish_completed_by_recovery_is_recorded(world: World) -
     assert entry.detail == {"title": "Short", "force": True}
 
 
+async def test_a_finish_whose_entry_failed_is_recorded_by_its_retry(world: World) -> None:
+    await world.done(page_count=2)
+    world.audit.faults.once("record")
+    with pytest.raises(DatabaseUnavailable):
+        await console(world).finish(ROOT, ALICE, Title("Kept"), force=False, request_id="key-2")
+    assert world.audit.all() == []
+    world.clock.advance(world.finish_lease)
+    assert await world.recover().run_once() == 1  # the claim held: the loop completed it
+    kept = await console(world).finish(ROOT, ALICE, Title("Kept"), force=False, request_id="key-2")
+    [entry] = world.audit.all()
+    assert (entry.action, entry.book_id, entry.detail) == (
+        AdminAction.FINISH,
+        kept.id,
+        {"title": "Kept", "force": False},
+    )
+
+
 async def test_a_refused_finish_is_not_recorded(world: World) -> None:
     await world.started(page_count=3)
     with pytest.raises(InvalidBookState):

@@ -203,9 +203,10 @@ async def day_usage(_: Admin, services: ServicesDep, day: DayQuery = None) -> Da
 @router.get(
     "/audit",
     summary="What admins did, newest first",
-    description="Each admin action that succeeded: `finish`, `takedown`, "
-    "`view_book_in_progress`, `view_book`. A refused or failed action is not recorded, nor "
-    "are lists.",
+    description="Each admin action: `finish`, `takedown`, `view_book_in_progress`, "
+    "`view_book`. A view is recorded once it succeeded; a finish once the book is claimed and a "
+    "takedown once the book is found, before they are carried out. A refused action, a failed "
+    "view and lists are not recorded.",
 )
 async def list_audit_log(
     _: Admin, services: ServicesDep, limit: Limit = 20, cursor: Cursor = None
