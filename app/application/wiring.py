@@ -170,6 +170,7 @@ def build_use_cases(
             books=books,
             finished=finished,
             audit=audit,
+            share_links=share_links,
             queries=queries,
             finish_book=finish_book,
             delete_book=delete_book,

@@ -34,6 +34,7 @@ async def test_admin_finishes_a_done_book_as_admin(client: httpx.AsyncClient) ->
     assert response.status_code == 201
     book = response.json()
     assert book["finished_by"] == "admin" and response.headers["location"].endswith(book["id"])
+    assert book["user_id"] == "bob"
     mine = await client.get(f"/v1/books/{book['id']}", headers=auth("bob"))
     assert mine.status_code == 200 and mine.json()["finished_by"] == "admin"
 
@@ -82,6 +83,7 @@ async def test_admin_reads_any_finished_book(client: httpx.AsyncClient) -> None:
     book = await finished_book(client, "bob", pages=1)
     response = await client.get(f"/v1/admin/books/{book['id']}", headers=auth("root", admin=True))
     assert response.status_code == 200 and response.json()["id"] == book["id"]
+    assert response.json()["user_id"] == "bob" and "user_id" not in book  # the owner's: no need
     gone = await client.get(
         "/v1/admin/books/0b6a3d55-9f29-4a57-9a43-3c1b7a1e2f10", headers=auth("root", admin=True)
     )

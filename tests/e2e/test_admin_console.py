@@ -153,12 +153,19 @@ def test_an_admin_force_finishes_a_book_then_takes_it_down(
     assert_no_serious_violation(page)
     screenshot(page, f"admin-finished-{width}")
 
-    # Take it down: Escape cancels and changes nothing; then confirmed by the keyboard.
+    # Take it down: Escape cancels and changes nothing; then confirmed by the keyboard. Opened
+    # by its address (a fresh load, no list seen), the book still says whose it is.
     listed.get_by_role("link", name=f"Open “{title}”").click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_focused()
+    page.reload()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    expect(page.locator("#finished-book-facts")).to_contain_text(user)
     takedown = page.get_by_role("button", name="Take down…")
     takedown.focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_role("dialog")).to_contain_text(f"Take down “{title}” for good?")
+    expect(page.get_by_role("dialog")).to_contain_text(
+        f"Take down “{title}”, the book of {user}, for good?"
+    )
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
     auth = {"Authorization": f"Bearer {admin_token}"}

@@ -1,5 +1,6 @@
 """AdminConsole with fakes: the lists, a day's totals, takedowns of any user's book, and the audit
-log written once an action has succeeded (never for a refused or failed one, nor for lists)."""
+log: a view written once it has succeeded, a finish once it is claimed, a takedown before it is
+carried out (never for a refused action, nor for lists)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from app.application.errors import BookNotFound, DatabaseUnavailable, NoBookInProgress
+from app.application.errors import (
+    BookNotFound,
+    DatabaseUnavailable,
+    ImageStorageUnavailable,
+    NoBookInProgress,
+)
 from app.application.use_cases.admin import AdminConsole
 from app.domain.audit import AdminAction
 from app.domain.book import BookState
@@ -18,6 +24,10 @@ from app.domain.values import Title, UserId
 from tests.unit.fakes import ALICE, BOB, World, reached
 
 ROOT = UserId("root")
+
+
+class Crash(Exception):
+    """Stands for the process dying at a checkpoint."""
 
 
 def console(world: World) -> AdminConsole:
@@ -62,7 +72,7 @@ async def test_views_are_recorded_after_they_succeed(world: World) -> None:
     book = await world.started(user=BOB)
     assert (await console(world).book_in_progress(ROOT, BOB)).id == book.id
     finished = await kept(world, ALICE)
-    assert (await console(world).finished_book(ROOT, finished.id)).id == finished.id
+    assert (await console(world).finished_book(ROOT, finished.id)).book.id == finished.id
 
     with pytest.raises(NoBookInProgress):
         await console(world).book_in_progress(ROOT, UserId("nobody"))
@@ -90,6 +100,44 @@ async def test_a_finish_is_recorded_once_with_its_title_and_force(world: World) 
     assert entry.detail == {"title": "Short", "force": True} and entry.user_id == ALICE
 
 
+async def test_an_admin_finish_completed_by_recovery_is_recorded(world: World) -> None:
+    await world.started(page_count=3)
+    await world.write()
+
+    def die_after_claim(step: str) -> None:
+        if step == "after_claim":
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        await world.use_cases(die_after_claim).admin.finish(
+            ROOT, ALICE, Title("Short"), force=True, request_id="key-1"
+        )
+    world.clock.advance(world.finish_lease)
+    assert await world.recover().run_once() == 1
+    [row] = world.finished.rows()
+    assert row.finished_by is FinishedBy.ADMIN
+    [entry] = world.audit.all()
+    assert (entry.action, entry.user_id, entry.book_id) == (AdminAction.FINISH, ALICE, row.id)
+    assert entry.detail == {"title": "Short", "force": True}
+
+
+async def test_a_finish_whose_entry_failed_is_recorded_by_its_retry(world: World) -> None:
+    await world.done(page_count=2)
+    world.audit.faults.once("record")
+    with pytest.raises(DatabaseUnavailable):
+        await console(world).finish(ROOT, ALICE, Title("Kept"), force=False, request_id="key-2")
+    assert world.audit.all() == []
+    world.clock.advance(world.finish_lease)
+    assert await world.recover().run_once() == 1  # the claim held: the loop completed it
+    kept = await console(world).finish(ROOT, ALICE, Title("Kept"), force=False, request_id="key-2")
+    [entry] = world.audit.all()
+    assert (entry.action, entry.book_id, entry.detail) == (
+        AdminAction.FINISH,
+        kept.id,
+        {"title": "Kept", "force": False},
+    )
+
+
 async def test_a_refused_finish_is_not_recorded(world: World) -> None:
     await world.started(page_count=3)
     with pytest.raises(InvalidBookState):
@@ -108,6 +156,41 @@ async def test_a_takedown_deletes_any_users_book_and_is_recorded(world: World) -
     with pytest.raises(BookNotFound):
         await console(world).take_down(ROOT, finished.id)
     assert len(world.audit.all()) == 1
+
+
+async def test_a_takedown_is_recorded_before_it_is_carried_out(world: World) -> None:
+    finished = await kept(world, BOB, "Bob's")
+    world.images.faults.once("delete")
+    with pytest.raises(ImageStorageUnavailable):
+        await console(world).take_down(ROOT, finished.id)
+    [entry] = world.audit.all()
+    assert (entry.action, entry.book_id) == (AdminAction.TAKEDOWN, finished.id)
+    with pytest.raises(BookNotFound):  # the row went first: a retry finds nothing to take down
+        await console(world).take_down(ROOT, finished.id)
+    assert len(world.audit.all()) == 1
+
+
+async def test_a_takedown_whose_entry_cannot_be_written_deletes_nothing(world: World) -> None:
+    finished = await kept(world, BOB, "Bob's")
+    world.audit.faults.once("record")
+    with pytest.raises(DatabaseUnavailable):
+        await console(world).take_down(ROOT, finished.id)
+    assert await world.finished.get(finished.id) == finished
+    await console(world).take_down(ROOT, finished.id)  # the retry
+    assert await world.finished.get(finished.id) is None
+    [entry] = world.audit.all()
+    assert (entry.action, entry.book_id) == (AdminAction.TAKEDOWN, finished.id)
+
+
+async def test_a_view_whose_share_link_cannot_be_read_is_not_recorded(world: World) -> None:
+    finished = await kept(world, ALICE)
+    world.share_links.faults.once("active")
+    with pytest.raises(DatabaseUnavailable):
+        await console(world).finished_book(ROOT, finished.id)
+    assert world.audit.all() == []
+    seen = await console(world).finished_book(ROOT, finished.id)
+    assert (seen.book, seen.share_link) == (finished, None)
+    assert [e.action for e in world.audit.all()] == [AdminAction.VIEW_BOOK]
 
 
 async def test_an_action_whose_entry_cannot_be_written_fails(world: World) -> None:

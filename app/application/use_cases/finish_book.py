@@ -12,8 +12,9 @@ request resumes it, and once its lease passes the recovery loop completes it."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from app.application.book_changes import BookChanges
 from app.application.errors import NoBookInProgress
@@ -40,6 +41,9 @@ FINISH_STEPS = (
 )
 
 Checkpoint = Callable[[str], None]
+# Called with the book's id and the title it is kept with, once this request holds the finish
+# (or finished it already).
+OnClaimed = Callable[[UUID, Title], Awaitable[None]]
 
 
 def _no_checkpoint(step: str) -> None:
@@ -88,7 +92,12 @@ class FinishBook:
         finished_by: FinishedBy = FinishedBy.USER,
         force: bool = False,
         request_id: str | None = None,
+        on_claimed: OnClaimed | None = None,
     ) -> FinishedBook:
+        """`on_claimed` runs once the claim is held, before anything is carried out: what must
+        be written about a finish that, once claimed, completes even if this process dies (the
+        recovery loop carries it out). A refused finish never calls it; a retry of the request
+        calls it again (it must be safe to repeat)."""
         request = finish_request_id(title, finished_by, force, request_id)
         claim_id = str(self._ids.new_id())
 
@@ -98,7 +107,12 @@ class FinishBook:
         try:
             book = await self._changes.change(user_id, claim, change_id=claim_id)
         except NoBookInProgress:
-            return await self._finished_before(user_id, request)
+            kept = await self._finished_before(user_id, request)
+            if on_claimed is not None:
+                await on_claimed(kept.id, kept.title)
+            return kept
+        if on_claimed is not None and book.finish_claim is not None:
+            await on_claimed(book.id, book.finish_claim.title)
         self._checkpoint("after_claim")
         return await self.complete(book)
 

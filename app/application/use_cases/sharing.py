@@ -60,10 +60,6 @@ class BookSharing:
         await self._owned(owner, book_id)
         await self._links.revoke(book_id)
 
-    async def link_of(self, book_id: UUID) -> ShareLink | None:
-        """The book's active link, for the admin's view."""
-        return await self._links.active(book_id, self._clock.now())
-
     async def read(self, token: str) -> FinishedBook:
         """The book a link opens; `BookNotFound` for an unknown, revoked or expired link."""
         digest = self._tokens.digest(token)

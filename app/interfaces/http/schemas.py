@@ -251,6 +251,7 @@ class AdminBookOut(BookOut):
 
 
 class AdminFinishedBookOut(FinishedBookOut):
+    user_id: str = Field(description="Whose book it is: the `sub` of its owner's token.")
     usage: UsageOut
     share_link_active: bool = Field(description="Whether the book has a share link open now.")
 

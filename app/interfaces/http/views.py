@@ -114,7 +114,10 @@ def admin_finished_view(
 ) -> AdminFinishedBookOut:
     view = finished_view(book, link)
     return AdminFinishedBookOut(
-        **view.model_dump(), usage=usage_view(book.usage), share_link_active=shared
+        **view.model_dump(),
+        user_id=book.user_id.value,
+        usage=usage_view(book.usage),
+        share_link_active=shared,
     )
 
 

@@ -203,9 +203,10 @@ async def day_usage(_: Admin, services: ServicesDep, day: DayQuery = None) -> Da
 @router.get(
     "/audit",
     summary="What admins did, newest first",
-    description="Each admin action that succeeded: `finish`, `takedown`, "
-    "`view_book_in_progress`, `view_book`. A refused or failed action is not recorded, nor "
-    "are lists.",
+    description="Each admin action: `finish`, `takedown`, `view_book_in_progress`, "
+    "`view_book`. A view is recorded once it succeeded; a finish once the book is claimed and a "
+    "takedown once the book is found, before they are carried out. A refused action, a failed "
+    "view and lists are not recorded.",
 )
 async def list_audit_log(
     _: Admin, services: ServicesDep, limit: Limit = 20, cursor: Cursor = None
@@ -252,9 +253,8 @@ async def finish_user_book(
 async def any_book(
     book_id: BookIdPath, admin: Admin, services: ServicesDep, link: Links
 ) -> AdminFinishedBookOut:
-    book = await services.use_cases.admin.finished_book(_admin_id(admin), parse_book_id(book_id))
-    shared = await services.use_cases.sharing.link_of(book.id) is not None
-    return admin_finished_view(book, link, shared=shared)
+    seen = await services.use_cases.admin.finished_book(_admin_id(admin), parse_book_id(book_id))
+    return admin_finished_view(seen.book, link, shared=seen.share_link is not None)
 
 
 @router.delete(

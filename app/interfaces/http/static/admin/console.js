@@ -35,7 +35,6 @@ function say(message) {
 }
 
 class Shell {
-  #books = new Map(); // what the lists said about a book (its user), for the book's own view
   #keepNotice = false;
   fail = (error) => {
     if (error?.name === "AbortError") return;
@@ -63,18 +62,6 @@ class Shell {
   go(hash) {
     if (window.location.hash === hash) route(true);
     else window.location.hash = hash;
-  }
-
-  remember(id, book) {
-    this.#books.set(id, { ...this.#books.get(id), ...book });
-  }
-
-  recalled(id) {
-    return this.#books.get(id);
-  }
-
-  forget(id) {
-    this.#books.delete(id);
   }
 
   takeNotice() {

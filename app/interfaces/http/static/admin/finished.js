@@ -37,7 +37,6 @@ export class Finished {
   }
 
   #row(item) {
-    this.shell.remember(item.id, item);
     const usage = usageText(item.usage);
     return el(
       "tr",
@@ -109,12 +108,11 @@ class FinishedBook {
   async open(bookId, signal) {
     const book = await api(`${ADMIN}/books/${encodeURIComponent(bookId)}`, { signal });
     this.book = book;
-    const known = this.shell.recalled(book.id);
     document.getElementById("finished-book-title").textContent = book.title;
     this.cover.src = book.cover_image_url;
     this.cover.alt = t("cover_of", { title: book.title });
     facts(document.getElementById("finished-book-facts"), [
-      ...(known?.user_id ? [[t("user"), known.user_id]] : []),
+      [t("user"), book.user_id],
       [t("pages"), count(book.page_count)],
       [t("language"), t(`language_${book.language}`)],
       [t("characters"), book.characters.map((c) => c.name).join(", ")],
@@ -129,14 +127,13 @@ class FinishedBook {
   }
 
   async #takedown() {
-    const { id, title } = this.book;
-    const sure = await confirmWith(t("confirm_takedown", { title }), {
+    const { id, title, user_id: user } = this.book;
+    const sure = await confirmWith(t("confirm_takedown", { title, user }), {
       confirmLabel: t("takedown_confirm"),
       danger: true,
     });
     if (!sure) return;
     await api(`${ADMIN}/books/${encodeURIComponent(id)}`, { method: "DELETE" });
-    this.shell.forget(id);
     this.shell.notify(t("taken_down_notice", { title }));
     this.shell.go("#finished");
   }

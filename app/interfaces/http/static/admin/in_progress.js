@@ -176,7 +176,6 @@ class BookInProgress {
       throw error;
     }
     this.pending = null;
-    this.shell.remember(finished.id, { user_id: this.user, title: finished.title });
     this.shell.notify(t("finished_notice", { user: this.user, title: finished.title }));
     this.shell.go(`#finished/${finished.id}`);
   }
